@@ -1,0 +1,270 @@
+"""Read and write record files (JSON Lines, JSON, Parquet, CSV, gzip'd, `datasets` folders) without losing a row.
+
+Every row read carries its file and line, so a validation failure can say exactly where it is. `load_records`
+validates as it reads and returns the valid records and the rejected ones (with reasons); `write_rejected`
+puts the latter beside the output as `<output>.rejected.jsonl`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from chatrecipe.data.schema import VALIDATORS, RecordError, detect_kind
+
+SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+
+
+class RecordFileError(ValueError):
+    """A file that cannot be read at all (missing, unknown format); the message says what to do."""
+
+
+@dataclass
+class Row:
+    """One raw row and where it came from; `error` is set when the row could not even be parsed."""
+
+    file: str
+    line: int
+    data: dict | None
+    error: str | None = None
+    text: str | None = None
+
+
+@dataclass
+class LoadResult:
+    records: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict:
+        return {"valid": len(self.records), "rejected": len(self.rejected)}
+
+
+def _base_suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    # strict decoding: a line that is not UTF-8 is reported (below), never silently mangled
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+
+
+def _iter_jsonl(path: Path) -> Iterator[Row]:
+    name = str(path)
+    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    with raw:
+        for number, blob in enumerate(raw, start=1):
+            try:
+                line = blob.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Row(name, number, None, f"line is not UTF-8 ({exc.reason} at byte {exc.start}); "
+                                              "re-encode the file as UTF-8", blob.decode("utf-8", "replace"))
+                continue
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Row(name, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line.rstrip("\n"))
+                continue
+            if not isinstance(data, dict):
+                yield Row(name, number, None, f"expected a JSON object, got {type(data).__name__}", line.rstrip("\n"))
+                continue
+            yield Row(name, number, data)
+
+
+def _iter_json(path: Path) -> Iterator[Row]:
+    try:
+        with _open_text(path) as handle:
+            data = json.load(handle)
+    except UnicodeDecodeError as exc:
+        yield Row(str(path), 0, None, f"file is not UTF-8 ({exc.reason}); re-encode it as UTF-8")
+        return
+    except json.JSONDecodeError as exc:
+        yield Row(str(path), exc.lineno, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
+        return
+    if isinstance(data, dict):
+        # {"data": [...]} and similar single-key wrappers are common in published files
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else [data]
+    for index, item in enumerate(data):
+        if isinstance(item, dict):
+            yield Row(str(path), index + 1, item)
+        else:
+            yield Row(str(path), index + 1, None, f"item {index} is not a JSON object", json.dumps(item)[:500])
+
+
+def _iter_table(frame_rows: Iterable[dict], name: str, offset: int) -> Iterator[Row]:
+    for index, item in enumerate(frame_rows):
+        yield Row(name, index + offset, _to_python(item))
+
+
+def _to_python(value: Any) -> Any:
+    """Arrow/numpy values to plain Python, so records compare and serialise like JSON ones."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _to_python(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_python(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN from a CSV's empty cell
+        return None
+    return value
+
+
+def iter_rows(path: str | Path) -> Iterator[Row]:
+    """Stream the raw rows of a record file; unreadable lines come back as rows with `error` set."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordFileError(f"{path}: no such file or folder; check the path")
+    if path.is_dir():
+        yield from _iter_dataset_folder(path)
+        return
+    suffix = _base_suffix(path)
+    if suffix == ".jsonl":
+        yield from _iter_jsonl(path)
+    elif suffix == ".json":
+        # many ".json" files are really JSON Lines; try JSON Lines when the first line is an object on its own
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")) as handle:
+            head = handle.read(1)
+        yield from (_iter_json(path) if head in (b"[", b"") else _iter_jsonl(path))
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        offset = 1
+        for batch in parquet.iter_batches(batch_size=4096):
+            rows = batch.to_pylist()
+            yield from _iter_table(rows, str(path), offset)
+            offset += len(rows)
+    elif suffix == ".csv":
+        import csv
+
+        with _open_text(path) as handle:
+            for number, item in enumerate(csv.DictReader(handle), start=2):
+                yield Row(str(path), number, {k: _maybe_json(v) for k, v in item.items()})
+    else:
+        raise RecordFileError(
+            f"{path}: unknown file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)} "
+            "(optionally .gz) or a datasets folder saved with save_to_disk"
+        )
+
+
+def _maybe_json(value: str | None) -> Any:
+    # CSV cells holding lists or objects (messages, turns) are JSON text
+    if value and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value if value != "" else None
+
+
+def _iter_dataset_folder(path: Path) -> Iterator[Row]:
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # datasets raises several types for a folder it does not recognise
+        raise RecordFileError(f"{path}: not a datasets folder ({exc}); save it with Dataset.save_to_disk") from exc
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    for split, dataset in splits:
+        name = f"{path}[{split}]" if split else str(path)
+        yield from _iter_table(iter(dataset), name, 1)
+
+
+def rejection(row: Row, reason: str, field: str | None = None) -> dict:
+    """A rejected-record entry: where it was, why, and the raw content so nothing is lost."""
+    return {"file": row.file, "line": row.line, "field": field, "reason": reason,
+            "record": row.data if row.data is not None else row.text}
+
+
+def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = None) -> LoadResult:
+    """Read and validate records; `kind` is one of schema.VALIDATORS, or None to detect it per row."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    if kind is not None and kind not in VALIDATORS:
+        raise ValueError(f"unknown record kind {kind!r}; use one of {', '.join(VALIDATORS)}")
+    result = LoadResult()
+    for path in paths:
+        for row in iter_rows(path):
+            if row.error:
+                result.rejected.append(rejection(row, row.error))
+                continue
+            row_kind = kind or detect_kind(row.data)
+            if row_kind is None:
+                result.rejected.append(rejection(row, "unrecognised record: no fields of a known record kind"))
+                continue
+            try:
+                result.records.append(VALIDATORS[row_kind](row.data))
+            except RecordError as exc:
+                result.rejected.append(rejection(row, exc.reason, exc.field))
+    return result
+
+
+def rejected_path(output: str | Path) -> Path:
+    """Where the rejected records of `output` go: `<output>.rejected.jsonl` beside it."""
+    output = Path(output)
+    name = output.name
+    for suffix in (".gz",) + SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return output.with_name(name + ".rejected.jsonl")
+
+
+def write_records(path: str | Path, records: Iterable[dict]) -> int:
+    """Write records as JSON Lines (or Parquet for .parquet, gzip for .gz); returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = list(records)
+    if _base_suffix(path) == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(records), path)
+        return len(records)
+    tmp = path.with_name(path.name + ".tmp")
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(tmp, "wt", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(path)  # atomic: a reader never sees half a file, so "output exists" means "output complete"
+    return len(records)
+
+
+def write_rejected(output: str | Path, rejected: list[dict]) -> Path | None:
+    """Write rejected records beside `output`; returns the path, or None when nothing was rejected."""
+    target = rejected_path(output)
+    if not rejected:
+        if target.exists():
+            target.unlink()
+        return None
+    write_records(target, rejected)
+    return target
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """All rows of a trusted JSON Lines file (our own outputs); raises on the first bad line."""
+    rows = []
+    for row in iter_rows(path):
+        if row.error:
+            raise RecordFileError(f"{row.file}:{row.line}: {row.error}")
+        rows.append(row.data)
+    return rows
+
+
+def append_jsonl(path: str | Path, record: dict) -> None:
+    """Append one record and flush, so a crash loses at most the line being written (resumable outputs)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
