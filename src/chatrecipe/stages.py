@@ -1,0 +1,258 @@
+"""What each stage of `chatrecipe run` does: read its recipe section, call the module that does the work, say what it made.
+
+Each `run_<stage>(run)` takes the pipeline's `Run` (recipe, run folder, earlier artifacts) and returns
+`{"metrics": {...}, "artifacts": {...}}`. Artifacts are paths later stages read (the SFT model, the answers
+files); they are recorded in the stage's marker, so a skipped stage still hands them on. Heavy libraries are
+imported inside the functions: `chatrecipe --help` never pays for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from chatrecipe.models import EMBEDDED
+from chatrecipe.recipe import RecipeError, parse_section
+
+RESOURCE_PREFIXES = {"starter:": "starter", "questions:": "questions", "redteam:": "redteam", "rm:": "rm_testsets"}
+
+
+@dataclass
+class ModelArgs:
+    """The `model` section: the model every stage starts from."""
+
+    name: str = EMBEDDED
+    """Model reference: the embedded default, a folder, a .gguf file or a hub id."""
+    dtype: Optional[str] = None
+    """Weights dtype for generation (float32, bfloat16); training dtypes are set in the training sections."""
+
+
+@dataclass
+class DataArgs:
+    """The `data` section: which files to train on and how to clean them."""
+
+    sft_files: list[str] = field(default_factory=lambda: ["starter:sft.jsonl"])
+    """Conversation files (any format `chatrecipe data convert` reads); `starter:` names the shipped set."""
+    preference_files: list[str] = field(default_factory=lambda: ["starter:preferences.jsonl"])
+    """Preference files for the reward model and DPO."""
+    eval_questions: str = "questions:chatrecipe-eval.jsonl"
+    """Held-out questions (MT-Bench format) answered and judged in evaluation; also checked for contamination."""
+    size: Optional[int] = None
+    """Keep this many SFT conversations (seeded sample); for dataset-size ablations with --sweep."""
+    target_mix: Optional[str] = "instructgpt"
+    """Task mix to compare the SFT data against (instructgpt, surge10k, h4-preferences, or a YAML path)."""
+    dedup: bool = True
+    """Remove exact and near duplicates (MinHash LSH)."""
+    decontaminate: bool = True
+    """Remove training records that share an n-gram with the evaluation questions."""
+    ngram: int = 13
+    """n for decontamination."""
+    max_tokens: Optional[int] = 2048
+    """Drop examples longer than this many tokens in total."""
+
+
+@dataclass
+class GenerateArgs:
+    """The `generate` section: answering the evaluation questions with each checkpoint."""
+
+    checkpoints: Optional[list[str]] = None
+    """Which models answer: any of base, sft, dpo, rl (default: base and every trained one)."""
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    temperature: float = 0.0
+    max_questions: Optional[int] = None
+    """Answer only the first N questions (quick runs)."""
+
+
+@dataclass
+class JudgeArgs:
+    """The `judge` section: who judges, and how."""
+
+    model: str = EMBEDDED
+    """Judge model reference (a local model, `openai:<model>` with OPENAI_BASE_URL, or `vllm:<model>`)."""
+    pairwise: bool = True
+    """Judge each trained checkpoint against `baseline`, in both answer orders."""
+    single: bool = True
+    """Grade every checkpoint's answers 1-10 (MT-Bench single-answer grading)."""
+    baseline: str = "base"
+    both_orders: bool = True
+    repeats: int = 1
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    max_cost: Optional[float] = None
+    """Stop before API spending would exceed this many dollars."""
+
+
+@dataclass
+class EvalArgs:
+    """The `eval` section: which leaderboards and audits to compute from the judgments."""
+
+    winrate: bool = True
+    elo: bool = True
+    bootstrap: int = 1000
+    audit: bool = True
+    rm_testsets: list[str] = field(default_factory=list)
+    """Preference test sets for the reward-model benchmark (`rm:` names the shipped ones)."""
+    redteam: bool = False
+    redteam_prompts: str = "redteam:prompts.jsonl"
+    redteam_max_prompts: Optional[int] = None
+
+
+@dataclass
+class ReportArgs:
+    """The `report` section."""
+
+    title: Optional[str] = None
+
+
+OWN_SECTIONS = {"model": (ModelArgs,), "data": (DataArgs,), "generate": (GenerateArgs,), "judge": (JudgeArgs,),
+                "eval": (EvalArgs,), "report": (ReportArgs,)}
+
+
+def _training_classes(name: str) -> tuple:
+    from chatrecipe.train import config_classes
+
+    return config_classes(name)
+
+
+def check_section(name: str, recipe: dict) -> tuple:
+    """Parse one section with its stage's classes (raises RecipeError naming a bad key before any work)."""
+    if name in OWN_SECTIONS:
+        return parse_section(recipe.get(name), *OWN_SECTIONS[name], where=name)
+    if name in ("sft", "rm", "dpo", "rl"):
+        return parse_section(recipe.get(name), *_training_classes(name), where=name)
+    if name == "synth":
+        from chatrecipe.synth.args import SynthArgs
+
+        return parse_section(recipe.get(name), SynthArgs, where=name)
+    raise RecipeError(f"unknown stage {name!r}")
+
+
+def resource_path(ref: str) -> Path:
+    """`starter:sft.jsonl` and friends -> the shipped file; anything else is a path."""
+    from importlib.resources import files
+
+    for prefix, folder in RESOURCE_PREFIXES.items():
+        if ref.startswith(prefix):
+            return Path(str(files("chatrecipe") / "resources" / folder / ref[len(prefix):]))
+    return Path(ref)
+
+
+def _model(run) -> ModelArgs:
+    return check_section("model", run.recipe)[0] if "model" in run.recipe else ModelArgs()
+
+
+# --- data -------------------------------------------------------------------------------------------------
+
+
+def run_synth(run) -> dict:
+    from chatrecipe.synth.stage import run_stage
+
+    summary = run_stage(run.section("synth"), output_dir=run.stage_dir("synth"), seed=run.seed)
+    return {"metrics": summary.get("metrics", summary), "artifacts": summary.get("artifacts", {})}
+
+
+def run_data(run) -> dict:
+    from chatrecipe.stage_data import prepare_data
+
+    (args,) = check_section("data", run.recipe)
+    extra_sft = [run.artifacts["synth_sft"]] if run.artifacts.get("synth_sft") else []
+    extra_pref = [run.artifacts["synth_preferences"]] if run.artifacts.get("synth_preferences") else []
+    return prepare_data(args, model=_model(run).name, output_dir=run.stage_dir("data"), seed=run.seed,
+                        extra_sft=extra_sft, extra_preferences=extra_pref, resolve=resource_path)
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+
+def _trained(metrics: dict, output_dir: Path, key: str) -> dict:
+    return {"metrics": metrics, "artifacts": {key: str(output_dir / "final")}}
+
+
+def run_sft(run) -> dict:
+    from chatrecipe.train import sft
+
+    out = run.stage_dir("sft")
+    metrics = sft.run(run.section("sft"), model=_model(run).name, train_files=[run.artifacts["sft_data"]],
+                      output_dir=out, seed=run.seed)
+    return _trained(metrics, out, "sft_model")
+
+
+def run_rm(run) -> dict:
+    from chatrecipe.train import reward
+
+    out = run.stage_dir("rm")
+    base = run.artifacts.get("sft_model") or _model(run).name
+    metrics = reward.run(run.section("rm"), model=base, train_files=[run.artifacts["preference_data"]],
+                         output_dir=out, seed=run.seed)
+    return _trained(metrics, out, "reward_model")
+
+
+def run_dpo(run) -> dict:
+    from chatrecipe.train import dpo
+
+    out = run.stage_dir("dpo")
+    start = run.artifacts.get("sft_model") or _model(run).name
+    metrics = dpo.run(run.section("dpo"), model=start, train_files=[run.artifacts["preference_data"]],
+                      output_dir=out, seed=run.seed)
+    return _trained(metrics, out, "dpo_model")
+
+
+def run_rl(run) -> dict:
+    from chatrecipe.train import rl
+
+    if not run.artifacts.get("reward_model"):
+        raise RecipeError("rl: needs a reward model; add an `rm:` section before `rl:`")
+    out = run.stage_dir("rl")
+    start = run.artifacts.get("sft_model") or _model(run).name
+    metrics = rl.run(run.section("rl"), model=start, reward_model=run.artifacts["reward_model"],
+                     prompt_files=[run.artifacts["preference_data"]], output_dir=out, seed=run.seed)
+    return _trained(metrics, out, "rl_model")
+
+
+# --- evaluation -------------------------------------------------------------------------------------------
+
+
+def checkpoints(run) -> dict[str, str]:
+    """Model name -> model reference for every checkpoint of the run (base first)."""
+    found = {"base": _model(run).name}
+    for name in ("sft", "dpo", "rl"):
+        if run.artifacts.get(f"{name}_model"):
+            found[name] = run.artifacts[f"{name}_model"]
+    return found
+
+
+def run_generate(run) -> dict:
+    from chatrecipe.stage_eval import generate_all
+
+    (args,) = check_section("generate", run.recipe)
+    return generate_all(run, args, checkpoints(run), dtype=_model(run).dtype)
+
+
+def run_judge(run) -> dict:
+    from chatrecipe.stage_eval import judge_all
+
+    (args,) = check_section("judge", run.recipe)
+    return judge_all(run, args)
+
+
+def run_eval(run) -> dict:
+    from chatrecipe.stage_eval import evaluate_all
+
+    (args,) = check_section("eval", run.recipe)
+    return evaluate_all(run, args, checkpoints(run))
+
+
+def run_report(run) -> dict:
+    from chatrecipe.report.build import build_report
+
+    (args,) = check_section("report", run.recipe)
+    paths = build_report([run.run_dir], run.run_dir / "report", title=args.title)
+    return {"metrics": {}, "artifacts": {"report_html": str(paths["html"])}}
+
+
+def report_sweep(run_dirs: list[Path], output: Path) -> None:
+    from chatrecipe.report.build import build_report
+
+    build_report(run_dirs, output, title="Ablation sweep")
