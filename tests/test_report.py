@@ -1,0 +1,86 @@
+"""The report: sections from run files, self-contained HTML, Markdown, JSON, leaderboard across runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chatrecipe.report.build import build_report
+
+
+def _png(path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def make_run(root: Path, name: str, win: float, sweep_value=None) -> Path:
+    run = root / name
+    (run / "eval" / "sections").mkdir(parents=True)
+    (run / "sft").mkdir()
+    (run / "data").mkdir()
+    _png(run / "sft" / "loss.png")
+    (run / "sft" / "metrics.json").write_text(json.dumps({"train_loss": 1.23, "train_seconds": 60.0}))
+    (run / "recipe.yaml").write_text("sft:\n  method: lora\n  learning_rate: 0.0002\n")
+    (run / "data" / "report.json").write_text(json.dumps({
+        "title": "Data", "order": 10, "tables": [{"title": "Lengths", "columns": ["source", "mean"],
+                                                  "rows": [["starter", 120.5]]}]}))
+    (run / "eval" / "sections" / "10-winrate.json").write_text(json.dumps({
+        "title": "Win rate <vs> base", "order": 60, "warnings": ["position consistency is low (40%)"],
+        "tables": [{"title": "Win rates", "columns": ["model", "win rate"], "rows": [["<b>sft</b>", win]]}],
+        "provenance": {"judge": "smollm2", "prompt_hash": "abc"}}))
+    (run / "eval" / "summary.json").write_text(json.dumps({"models": {
+        "sft": {"win_rate": {"value": win, "ci_low": win - 0.1, "ci_high": win + 0.1}}}}))
+    if sweep_value is not None:
+        (run / "sweep.json").write_text(json.dumps({"sweep_key": "data.size", "sweep_value": sweep_value}))
+    return run
+
+
+def test_single_run_report_is_self_contained_and_escaped(tmp_path):
+    run = make_run(tmp_path, "demo", 0.6)
+    paths = build_report([run], run / "report")
+    page = paths["html"].read_text()
+    assert "data:image/png;base64," in page  # plots inline
+    assert "http://" not in page and "https://" not in page  # nothing fetched at view time
+    assert "&lt;b&gt;sft&lt;/b&gt;" in page and "<b>sft</b>" not in page  # table text escaped
+    assert "Win rate &lt;vs&gt; base" in page
+    assert "position consistency is low" in page and "Provenance" in page
+    for title in ("Data", "Training: Supervised fine-tuning"):
+        assert title in page
+    assert "learning_rate" in page  # effective settings from the resolved recipe
+    markdown = paths["markdown"].read_text()
+    assert "| <b>sft</b> | 0.6 |" in markdown
+    summary = json.loads(paths["json"].read_text())
+    assert summary["runs"][0]["models"]["sft"]["win_rate"]["value"] == 0.6
+
+
+def test_leaderboard_and_sweep_across_runs(tmp_path):
+    runs = [make_run(tmp_path, f"size-{n}", w, sweep_value=n) for n, w in ((50, 0.4), (100, 0.55), (200, 0.7))]
+    paths = build_report(runs, tmp_path / "board", leaderboard=True)
+    page = paths["html"].read_text()
+    assert "Leaderboard across runs" in page
+    assert "0.55 [0.45, 0.65]" in page
+    assert (tmp_path / "board" / "sweep_win_rate.png").exists()
+    assert "Ablation: score vs data.size" in page
+
+
+def test_live_view_serves_and_refreshes_while_running(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from chatrecipe.report.live import create_app
+
+    run = make_run(tmp_path, "live", 0.5)
+    (run / "manifest.json").write_text(json.dumps({"stages": {"sft": {"status": "running"}}}))
+    client = TestClient(create_app([run]))
+    assert "live</a> (running)" in client.get("/").text
+    page = client.get("/run/live").text
+    assert 'http-equiv="refresh"' in page and "Win rate" in page
+    (run / "manifest.json").write_text(json.dumps({"stages": {"sft": {"status": "done"}}}))
+    assert 'http-equiv="refresh"' not in client.get("/run/live").text
+    assert client.get("/run/nope").status_code == 404
