@@ -173,6 +173,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
         tmp.replace(marker)
         statuses[name] = {**record, "status": "done"}
         _write_manifest(run, statuses)
+    _write_manifest(run, statuses)
     console.print(f"[green]run {recipe['name']} finished in {time.time() - started:.0f} s[/]: {run_dir}")
     report = run.artifacts.get("report_html")
     if report:

@@ -1,0 +1,84 @@
+"""`chatrecipe run` orchestration: flow order, manifest, skipping complete stages, re-running changed ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatrecipe import pipeline
+from chatrecipe.recipe import RecipeError
+
+
+@pytest.fixture
+def counting_stages(monkeypatch):
+    """Replace stage bodies with small real functions that record their calls (the orchestration is under test)."""
+    calls = []
+
+    def make(name):
+        def stage(run):
+            calls.append(name)
+            if run.recipe.get("report", {}).get("title") == "boom" and name == "report":
+                raise RuntimeError("disk full")
+            (run.stage_dir(name) / "out.txt").write_text(name)
+            return {"metrics": {"n": len(calls)}, "artifacts": {f"{name}_out": str(run.stage_dir(name))}}
+        return stage
+
+    for name in pipeline.FLOW:
+        monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, name, make(name))
+    return calls
+
+
+def write_recipe(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_runs_in_flow_order_then_skips_everything(tmp_path, counting_stages):
+    recipe = write_recipe(tmp_path, "name: t\nreport: {}\ngenerate: {max_new_tokens: 8}\ndata: {}\n")
+    run_dir = pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert counting_stages == ["data", "generate", "report"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert [manifest["stages"][s]["status"] for s in ("data", "generate", "report")] == ["done"] * 3
+    assert manifest["seed"] == 42 and "torch" in manifest["versions"]
+    assert manifest["artifacts"]["data_out"].endswith("data")
+    assert (run_dir / "recipe.yaml").exists()
+    pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert counting_stages == ["data", "generate", "report"]  # nothing re-ran
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["stages"]["generate"]["status"] == "skipped (complete)"
+    assert manifest["artifacts"]["generate_out"]  # artifacts of skipped stages are handed on
+
+
+def test_changed_section_reruns_it_and_what_follows(tmp_path, counting_stages):
+    recipe = write_recipe(tmp_path, "name: t\ndata: {}\ngenerate: {}\nreport: {}\n")
+    pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    counting_stages.clear()
+    pipeline.run_recipe(recipe, ["generate.max_new_tokens=12"], runs_dir=tmp_path / "runs")
+    assert counting_stages == ["generate", "report"]
+    counting_stages.clear()
+    pipeline.run_recipe(recipe, ["generate.max_new_tokens=12"], runs_dir=tmp_path / "runs", from_stage="data")
+    assert counting_stages == ["data", "generate", "report"]
+
+
+def test_failed_stage_is_recorded_and_resumed(tmp_path, counting_stages):
+    recipe = write_recipe(tmp_path, "name: t\ndata: {}\nreport: {title: boom}\n")
+    with pytest.raises(pipeline.PipelineError, match="disk full"):
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    manifest = json.loads((tmp_path / "runs" / "t" / "manifest.json").read_text())
+    assert manifest["stages"]["report"]["status"] == "failed"
+    counting_stages.clear()
+    pipeline.run_recipe(recipe, ["report.title=ok"], runs_dir=tmp_path / "runs")
+    assert counting_stages == ["report"]  # data was complete
+
+
+def test_bad_sections_fail_before_any_work(tmp_path, counting_stages):
+    recipe = write_recipe(tmp_path, "name: t\ndata: {}\ngenerate: {max_new_tokens: lots}\n")
+    with pytest.raises(RecipeError, match="generate.max_new_tokens"):
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert counting_stages == []
+    with pytest.raises(RecipeError, match="unknown key"):
+        pipeline.validate_recipe(write_recipe(tmp_path, "judge: {modle: x}\n"))
+    with pytest.raises(RecipeError, match="not a stage"):
+        pipeline.run_recipe(write_recipe(tmp_path, "data: {}\n"), runs_dir=tmp_path / "runs", only="sft")
