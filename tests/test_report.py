@@ -84,3 +84,26 @@ def test_live_view_serves_and_refreshes_while_running(tmp_path):
     (run / "manifest.json").write_text(json.dumps({"stages": {"sft": {"status": "done"}}}))
     assert 'http-equiv="refresh"' not in client.get("/run/live").text
     assert client.get("/run/nope").status_code == 404
+
+
+def test_report_renders_in_chromium_without_errors(tmp_path, chromium):
+    run = make_run(tmp_path, "browser", 0.61)
+    paths = build_report([run], run / "report")
+    for width, name in ((1280, "desktop"), (390, "phone")):
+        page = chromium.new_page(viewport={"width": width, "height": 900})
+        errors = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(paths["html"].as_uri())
+        assert errors == []
+        images = page.locator("img")
+        assert images.count() == 1
+        assert all(page.evaluate("i => i.naturalWidth", images.nth(i).element_handle()) > 0
+                   for i in range(images.count()))
+        assert page.locator("table.sortable").count() == 4
+        # sorting works: click the "win rate" header twice and read the order back
+        table = page.locator("table.sortable", has=page.locator("th", has_text="win rate"))
+        table.locator("th", has_text="win rate").click()
+        assert table.locator("td").nth(1).inner_text() == "0.61"
+        page.screenshot(path=str(tmp_path / f"report-{name}.png"), full_page=True)
+        page.close()
