@@ -166,12 +166,38 @@ def load_tokenizer(ref: str, trust_remote_code: bool = False):
     return tokenizer
 
 
+def adapter_base(folder: Path) -> str | None:
+    """The model a LoRA adapter folder applies to: chatrecipe's record first (it may be another adapter,
+    as DPO stacks on the SFT adapter), else PEFT's own `base_model_name_or_path`; None if not an adapter."""
+    config = folder / "adapter_config.json"
+    if not config.is_file():
+        return None
+    meta = folder / "chatrecipe_model.json"
+    if meta.is_file():
+        base = json.loads(meta.read_text()).get("base_model")
+        if base:
+            return base
+    return json.loads(config.read_text())["base_model_name_or_path"]
+
+
 def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = False, allow_pickle: bool = False,
-               model_class=None, **kwargs):
-    """A causal LM (or `model_class`) from any model reference; dtype is 'float32', 'bfloat16', ... or None."""
+               model_class=None, merge: bool = True, **kwargs):
+    """A causal LM (or `model_class`) from any model reference; dtype is 'float32', 'bfloat16', ... or None.
+
+    A LoRA adapter folder loads its base (recursively) and applies the adapter, merged by default so
+    generation runs at full-model speed.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
+    base = adapter_base(Path(ref)) if Path(ref).is_dir() else None
+    if base is not None:
+        from peft import PeftModel
+
+        model = load_model(base, dtype=dtype, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+                           model_class=model_class, **kwargs)
+        model = PeftModel.from_pretrained(model, ref)
+        return model.merge_and_unload() if merge else model
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
     if torch_dtype is not None:
         kwargs["dtype"] = torch_dtype

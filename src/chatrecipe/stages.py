@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from chatrecipe.data.resources import resource_path
 from chatrecipe.models import EMBEDDED
 from chatrecipe.recipe import RecipeError, parse_section
-
-RESOURCE_PREFIXES = {"starter:": "starter", "questions:": "questions", "redteam:": "redteam", "rm:": "rm_testsets"}
-
 
 @dataclass
 class ModelArgs:
@@ -127,16 +125,6 @@ def check_section(name: str, recipe: dict) -> tuple:
 
         return parse_section(recipe.get(name), SynthArgs, where=name)
     raise RecipeError(f"unknown stage {name!r}")
-
-
-def resource_path(ref: str) -> Path:
-    """`starter:sft.jsonl` and friends -> the shipped file; anything else is a path."""
-    from importlib.resources import files
-
-    for prefix, folder in RESOURCE_PREFIXES.items():
-        if ref.startswith(prefix):
-            return Path(str(files("chatrecipe") / "resources" / folder / ref[len(prefix):]))
-    return Path(ref)
 
 
 def _model(run) -> ModelArgs:

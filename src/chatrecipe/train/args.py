@@ -1,0 +1,98 @@
+"""Recipe sections of the training stages: TRL's own configs unchanged, plus a few chatrecipe keys.
+
+A training section's keys are the union of a TRL config (`SFTConfig`, `RewardConfig`, `DPOConfig`, `RLOOConfig`),
+TRL's `ModelConfig` (PEFT and quantisation fields: `lora_r`, `lora_alpha`, `lora_target_modules`,
+`load_in_4bit`, ...) and `TrainArgs` below, so every TRL field works and TRL's documentation applies.
+chatrecipe changes a few defaults for speed on CPUs (see PERFORMANCE-NOTES: LoRA dropout 0, no pad compute,
+gradient checkpointing); anything the recipe sets wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+METHODS = ("full", "lora", "qlora")
+
+# chatrecipe's defaults, applied under the recipe's own keys
+COMMON_DEFAULTS = {
+    "report_to": "none",
+    "logging_steps": 5,
+    "save_strategy": "steps",
+    "save_steps": 20,
+    "save_total_limit": 2,
+    "lora_dropout": 0.0,
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lr_scheduler_type": "cosine",
+    "gradient_checkpointing": True,
+    "disable_tqdm": False,
+    "use_cpu": None,
+}
+STAGE_DEFAULTS = {
+    "sft": {"assistant_only_loss": True, "padding_free": True, "max_length": 1024, "learning_rate": 2e-4},
+    "rm": {"max_length": 1024, "learning_rate": 1e-4},
+    "dpo": {"max_length": 1024, "learning_rate": 5e-5},
+    "rl": {"learning_rate": 1e-5},
+}
+
+
+@dataclass
+class TrainArgs:
+    """chatrecipe's own keys of a training section."""
+
+    method: str = "lora"
+    """full | lora | qlora (4-bit NF4 through bitsandbytes; needs a CUDA GPU)."""
+    eval_fraction: float = 0.0
+    """Hold out this share of the training file for evaluation during training (RM accuracy is measured on it)."""
+
+
+def config_classes(stage: str) -> tuple:
+    """The dataclasses a training section is parsed with (TRL config, TRL ModelConfig, TrainArgs)."""
+    from trl import DPOConfig, ModelConfig, RewardConfig, RLOOConfig, SFTConfig
+
+    trl_config = {"sft": SFTConfig, "rm": RewardConfig, "dpo": DPOConfig, "rl": RLOOConfig}[stage]
+    return trl_config, ModelConfig, TrainArgs
+
+
+def with_defaults(stage: str, section: dict) -> dict:
+    """The section with chatrecipe's defaults under it (the recipe's own keys win)."""
+    import torch
+
+    merged = {**COMMON_DEFAULTS, **STAGE_DEFAULTS[stage], **(section or {})}
+    if merged.get("use_cpu") is None:
+        merged["use_cpu"] = not torch.cuda.is_available()
+    if "bf16" not in (section or {}):
+        merged["bf16"] = _bf16_supported()
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def _bf16_supported() -> bool:
+    """bf16 autocast where the hardware does it natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16/AMX."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_method(args: TrainArgs) -> None:
+    """Refuse methods the machine cannot run before any work starts."""
+    from chatrecipe.recipe import RecipeError
+
+    if args.method not in METHODS:
+        raise RecipeError(f"method {args.method!r}: use one of {', '.join(METHODS)}")
+    if args.method == "qlora":
+        import importlib.util
+
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RecipeError("method qlora needs a CUDA GPU (bitsandbytes 4-bit kernels); on this machine use "
+                              "method: lora, or run the recipe where a GPU is available")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise RecipeError("method qlora needs bitsandbytes: pip install 'chatrecipe[qlora]'")

@@ -1,0 +1,133 @@
+"""What every training stage shares around its trainer: input records, resume, the final model folder, curves.
+
+The trainers themselves are TRL's; this file holds only what sits before and after `trainer.train()`, so each
+stage module reads top to bottom as "parse config -> load data -> build trainer -> train -> save".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+from chatrecipe.data.records import load_records, write_rejected
+
+
+class TrainingInputError(ValueError):
+    """Training data or settings that cannot train; raised before the first step with what to do."""
+
+
+def load_training_records(files: list, kind: str, output_dir: Path) -> list[dict]:
+    """Validated records; rejected ones are written to `<output_dir>/train.rejected.jsonl` with reasons."""
+    result = load_records([str(f) for f in files], kind)
+    write_rejected(output_dir / "train.jsonl", result.rejected)
+    if not result.records:
+        reasons = sorted({r["reason"] for r in result.rejected})[:3]
+        raise TrainingInputError(f"no valid {kind} records in {', '.join(map(str, files))}"
+                                 + (f" (rejected: {'; '.join(reasons)})" if reasons else ""))
+    return result.records
+
+
+def reject_too_long(rows: list[dict], lengths: list[int], max_length: int | None, output_dir: Path,
+                    what: str) -> list[dict]:
+    """Drop rows longer than `max_length` tokens, recording each with its length (never silently truncated)."""
+    if not max_length:
+        return rows
+    kept, rejected = [], []
+    for row, length in zip(rows, lengths):
+        if length > max_length:
+            rejected.append({"file": "training data", "line": None, "field": what, "record": row,
+                             "reason": f"{length} tokens > max_length {max_length}; raise max_length or shorten it"})
+        else:
+            kept.append(row)
+    if rejected:
+        path = output_dir / "too-long.rejected.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejected))
+    if not kept:
+        raise TrainingInputError(f"every example is longer than max_length={max_length} tokens; raise max_length")
+    return kept
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest complete `checkpoint-*` folder (TRL/transformers layout), or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def resume_point(output_dir: Path, resume: bool | str) -> str | None:
+    """What to pass as `resume_from_checkpoint`: an explicit folder must exist; True means 'the latest, if any'."""
+    if isinstance(resume, str):
+        if not Path(resume).is_dir():
+            raise TrainingInputError(f"--resume {resume}: no such checkpoint folder; omit it to start fresh")
+        return resume
+    return last_checkpoint(output_dir) if resume else None
+
+
+def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method: str, generation_template: str,
+               stage: str) -> Path:
+    """Write `final/` atomically: model or adapter, tokenizer with the generation template, provenance."""
+    from chatrecipe.train.templates import END_OF_TURN, template_hash
+
+    final, tmp = output_dir / "final", output_dir / "final.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    if trainer.accelerator.is_main_process:
+        trainer.save_model(str(tmp))
+        tokenizer.chat_template = generation_template
+        tokenizer.save_pretrained(str(tmp))
+        eot = END_OF_TURN if END_OF_TURN in tokenizer.get_vocab() else tokenizer.eos_token
+        meta = {"stage": stage, "base_model": base_model if method != "full" else None, "started_from": base_model,
+                "method": method, "chat_template_hash": template_hash(generation_template),
+                "stop_tokens": [eot], "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "chatrecipe_model.json").write_text(json.dumps(meta, indent=1))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    trainer.accelerator.wait_for_everyone()
+    return final
+
+
+def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]]) -> list[Path]:
+    """One PNG per curve group (e.g. loss: [loss, eval_loss]) from the trainer's log history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, metric_keys in keys.items():
+        series = {k: [(h["step"], h[k]) for h in history if k in h and isinstance(h[k], (int, float))
+                      and math.isfinite(h[k])] for k in metric_keys}
+        series = {k: v for k, v in series.items() if v}
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        for key, points in series.items():
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 30 else None,
+                    label=key)
+        ax.set_xlabel("step")
+        ax.set_ylabel(name.replace("_", " "))
+        ax.set_title(f"{output_dir.name}: {name.replace('_', ' ')}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = output_dir / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def finish(trainer, output_dir: Path, train_result, started: float, extra: dict, curves: dict) -> dict:
+    """Write log_history.json, metrics.json and the curves; returns the metrics."""
+    history = trainer.state.log_history
+    (output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
+    metrics = {k: v for k, v in train_result.metrics.items() if isinstance(v, (int, float))}
+    metrics.update(global_step=trainer.state.global_step, wall_seconds=round(time.time() - started, 1), **extra)
+    plot_curves(history, output_dir, curves)
+    if trainer.accelerator.is_main_process:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    return metrics

@@ -1,0 +1,106 @@
+"""Supervised fine-tuning on chat demonstrations with TRL's SFTTrainer (full, LoRA or QLoRA).
+
+Run as: `chatrecipe train sft --config recipes/demo.yaml` or, on many GPUs,
+`accelerate launch -m chatrecipe.train.sft --config recipes/x.yaml`.
+
+Loss is on assistant tokens only, end-of-turn included (checked before step 1, see templates.py); batches are
+padding-free by default because pad tokens are the largest waste of compute on a CPU (PERFORMANCE-NOTES).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatrecipe.recipe import parse_section
+from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.outputs import (TrainingInputError, finish, load_training_records, reject_too_long,
+                                      resume_point, save_final)
+from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.templates import check_template, training_template
+
+
+def parse(section: dict, output_dir: Path, seed: int):
+    """(SFTConfig, ModelConfig, TrainArgs) from a recipe section with chatrecipe's defaults under it."""
+    config, model_config, args = parse_section(with_defaults("sft", section), *config_classes("sft"), where="sft",
+                                               fixed={"output_dir": str(output_dir), "seed": seed})
+    check_method(args)
+    return config, model_config, args
+
+
+def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
+        eval_files: list | None = None, resume: bool | str = True) -> dict:
+    """Train, save `output_dir/final`, and return the metrics (loss, steps, time, tokens/s)."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from chatrecipe.models import load_tokenizer
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config, model_config, args = parse(section, output_dir, seed)
+    checkpoint = resume_point(output_dir, resume)
+    tokenizer = load_tokenizer(model)
+    generation_template = tokenizer.chat_template
+    train_template = training_template(tokenizer) if config.assistant_only_loss else generation_template
+    report = check_template(tokenizer, train_template)
+    if config.assistant_only_loss and not report.ok:
+        raise TrainingInputError("chat template check failed: " + "; ".join(report.problems))
+
+    records = load_training_records(train_files, "conversation", output_dir)
+    rows = [{"messages": r["messages"]} for r in records]
+    lengths = [len(tokenizer.apply_chat_template(r["messages"], chat_template=train_template, tokenize=True,
+                                                 return_dict=True)["input_ids"]) for r in rows]
+    rows = reject_too_long(rows, lengths, config.max_length, output_dir, "messages")
+    train_tokens = sum(n for n in lengths if not config.max_length or n <= config.max_length)
+    eval_dataset = None
+    if eval_files:
+        eval_dataset = Dataset.from_list([{"messages": r["messages"]}
+                                          for r in load_training_records(eval_files, "conversation", output_dir)])
+
+    if config.padding_free and not config.packing:
+        config.max_length = None  # enforced above by rejecting (and reporting) longer examples, as TRL asks
+    tokenizer.chat_template = train_template  # TRL builds the assistant mask from the generation markers
+    trainer = SFTTrainer(
+        model=load_for_training(model, args.method, dtype=model_config.dtype),
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config(model_config, args.method),
+    )
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    seconds = max(result.metrics.get("train_runtime", time.time() - started), 1e-9)
+    trained = train_tokens * config.num_train_epochs if config.max_steps <= 0 else None
+    extra = {"examples": len(rows), "tokens_per_epoch": train_tokens, "method": args.method,
+             "resumed_from": checkpoint,
+             "tokens_per_second": round(trained / seconds, 1) if trained and not checkpoint else None,
+             "settings": _settings(config, model_config, args)}
+    save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
+               generation_template=generation_template, stage="sft")
+    return finish(trainer, output_dir, result, started, extra,
+                  {"loss": ["loss", "eval_loss"], "learning_rate": ["learning_rate"]})
+
+
+def _settings(config, model_config, args) -> dict:
+    settings = {"method": args.method, "num_train_epochs": config.num_train_epochs, "max_steps": config.max_steps,
+                "learning_rate": config.learning_rate, "lr_scheduler_type": str(config.lr_scheduler_type),
+                "per_device_train_batch_size": config.per_device_train_batch_size,
+                "gradient_accumulation_steps": config.gradient_accumulation_steps, "bf16": config.bf16,
+                "padding_free": config.padding_free}
+    if args.method != "full":
+        settings.update(lora_r=model_config.lora_r, lora_alpha=model_config.lora_alpha,
+                        lora_dropout=model_config.lora_dropout)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m chatrecipe.train.sft --config RECIPE.yaml [--set key=value]` (works under accelerate launch)."""
+    from chatrecipe.train.cli import run_stage_from_argv
+
+    run_stage_from_argv("sft", argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The end-of-turn token must be trained: the check catches templates and settings that would never stop."""
+
+from __future__ import annotations
+
+import copy
+
+from chatrecipe.train.templates import SAMPLE_CONVERSATION, check_template, training_template
+
+
+def test_training_template_renders_the_same_text_and_trains_im_end(tiny_tokenizer):
+    template = training_template(tiny_tokenizer)
+    assert "{% generation %}" in template
+    same = [tiny_tokenizer.apply_chat_template(SAMPLE_CONVERSATION, chat_template=t, tokenize=False)
+            for t in (template, tiny_tokenizer.chat_template)]
+    assert same[0] == same[1]
+    report = check_template(tiny_tokenizer, generation_eos_ids=tiny_tokenizer.convert_tokens_to_ids("<|im_end|>"))
+    assert report.ok, report.problems
+    trained = [token for token, on in report.tokens if on]
+    assert trained.count("<|im_end|>") == 2
+    assert "user" not in "".join(trained)
+
+
+def test_check_fails_when_end_of_turn_is_outside_the_mask(tiny_tokenizer):
+    bad = training_template(tiny_tokenizer).replace(
+        "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}",
+        "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>' }}")
+    report = check_template(tiny_tokenizer, bad)
+    assert not report.ok and any("never learn to stop" in p for p in report.problems)
+
+
+def test_check_fails_on_wrong_stop_tokens_and_template_drift(tiny_tokenizer):
+    report = check_template(tiny_tokenizer, generation_eos_ids=[tiny_tokenizer.pad_token_id])
+    assert any("do not include the end-of-turn" in p for p in report.problems)
+    drift = training_template(tiny_tokenizer).replace("'<|im_start|>' + message['role']",
+                                                      "'<|im_start|> ' + message['role']")
+    assert any("renders different text" in p for p in check_template(tiny_tokenizer, drift).problems)
+
+
+def test_non_chatml_template_without_markers_is_refused(tiny_tokenizer):
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    report = check_template(tokenizer)
+    assert not report.ok and "generation" in report.problems[0]
+
+
+def test_check_template_command_on_a_model_folder(tiny_model_path, capsys):
+    from chatrecipe.train.templates import check_template_command
+
+    assert check_template_command(str(tiny_model_path)) == 0
+    assert "OK" in capsys.readouterr().out
