@@ -194,6 +194,10 @@ def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = 
     if base is not None:
         from peft import PeftModel
 
+        meta = Path(ref) / "chatrecipe_model.json"
+        if meta.is_file() and json.loads(meta.read_text()).get("num_labels"):  # a reward model's one-output head
+            kwargs.setdefault("num_labels", json.loads(meta.read_text())["num_labels"])
+
         model = load_model(base, dtype=dtype, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
                            model_class=model_class, **kwargs)
         model = PeftModel.from_pretrained(model, ref)

@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from chatrecipe.data.records import load_records, write_rejected
+from chatrecipe.data.records import RecordFileError, load_records, write_rejected
 
 
 class TrainingInputError(ValueError):
@@ -21,7 +21,10 @@ class TrainingInputError(ValueError):
 
 def load_training_records(files: list, kind: str, output_dir: Path) -> list[dict]:
     """Validated records; rejected ones are written to `<output_dir>/train.rejected.jsonl` with reasons."""
-    result = load_records([str(f) for f in files], kind)
+    try:
+        result = load_records([str(f) for f in files], kind)
+    except RecordFileError as exc:
+        raise TrainingInputError(str(exc)) from exc
     write_rejected(output_dir / "train.jsonl", result.rejected)
     if not result.records:
         reasons = sorted({r["reason"] for r in result.rejected})[:3]
@@ -67,7 +70,7 @@ def resume_point(output_dir: Path, resume: bool | str) -> str | None:
 
 
 def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method: str, generation_template: str,
-               stage: str) -> Path:
+               stage: str, **extra_meta) -> Path:
     """Write `final/` atomically: model or adapter, tokenizer with the generation template, provenance."""
     from chatrecipe.train.templates import END_OF_TURN, template_hash
 
@@ -81,7 +84,7 @@ def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method:
         eot = END_OF_TURN if END_OF_TURN in tokenizer.get_vocab() else tokenizer.eos_token
         meta = {"stage": stage, "base_model": base_model if method != "full" else None, "started_from": base_model,
                 "method": method, "chat_template_hash": template_hash(generation_template),
-                "stop_tokens": [eot], "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                "stop_tokens": [eot], "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra_meta}
         (tmp / "chatrecipe_model.json").write_text(json.dumps(meta, indent=1))
         if final.exists():
             shutil.rmtree(final)

@@ -1,0 +1,75 @@
+"""Direct preference optimisation with TRL's DPOTrainer, starting from the SFT model (adapter or full).
+
+Run as: `chatrecipe train dpo --config recipes/demo.yaml --model runs/demo/sft/final`.
+
+With LoRA, the SFT adapter is merged into its base first and a fresh adapter is trained on top; TRL then uses
+the model with that adapter switched off as the reference policy, so no second copy of the model is held.
+The saved adapter records the SFT folder as its base, so loading it rebuilds base + SFT + DPO.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatrecipe.recipe import parse_section
+from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.outputs import finish, resume_point, save_final
+from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.preference_data import preference_rows
+
+
+def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
+        eval_files: list | None = None, resume: bool | str = True, ref_model: str | None = None) -> dict:
+    """Train, save `output_dir/final`, and return the metrics (loss, reward accuracy and margins)."""
+    from datasets import Dataset
+    from trl import DPOTrainer
+
+    from chatrecipe.models import load_tokenizer
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config, model_config, args = parse_section(with_defaults("dpo", section), *config_classes("dpo"), where="dpo",
+                                               fixed={"output_dir": str(output_dir), "seed": seed})
+    check_method(args)
+    checkpoint = resume_point(output_dir, resume)
+    tokenizer = load_tokenizer(model)
+    rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
+                                            with_margin=False, eval_fraction=args.eval_fraction, seed=seed)
+    if rows_eval and config.eval_strategy == "no":
+        config.eval_strategy = "steps"
+        config.eval_steps = config.eval_steps or config.save_steps
+    policy = load_for_training(model, args.method, dtype=model_config.dtype)
+    reference = load_for_training(ref_model, "full") if ref_model else None
+    if reference is None and args.method == "full":
+        reference = load_for_training(model, "full", dtype=model_config.dtype)  # frozen copy of the start point
+    trainer = DPOTrainer(
+        model=policy, ref_model=reference, args=config, train_dataset=Dataset.from_list(rows),
+        eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
+        peft_config=peft_config(model_config, args.method),
+    )
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    last = {k: v for h in trainer.state.log_history for k, v in h.items() if k.startswith(("rewards/", "eval_rewards/"))}
+    seconds = max(result.metrics.get("train_runtime", 1e-9), 1e-9)
+    extra = {**info, "method": args.method, "beta": config.beta, "resumed_from": checkpoint,
+             "pairs_per_second": round(info["pairs"] * config.num_train_epochs / seconds, 3)
+             if config.max_steps <= 0 and not checkpoint else None,
+             **{k.replace("/", "_"): v for k, v in last.items()}}
+    save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
+               generation_template=tokenizer.chat_template, stage="dpo")
+    return finish(trainer, output_dir, result, started, extra,
+                  {"loss": ["loss", "eval_loss"], "learning_rate": ["learning_rate"],
+                   "accuracy": ["rewards/accuracies", "eval_rewards/accuracies"],
+                   "margins": ["rewards/margins", "eval_rewards/margins"]})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m chatrecipe.train.dpo --config RECIPE.yaml --model SFT_FOLDER`."""
+    from chatrecipe.train.cli import run_stage_from_argv
+
+    run_stage_from_argv("dpo", argv)
+
+
+if __name__ == "__main__":
+    main()

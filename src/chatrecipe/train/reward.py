@@ -1,0 +1,99 @@
+"""Reward models with TRL's RewardTrainer: a one-output sequence-classification head on any causal LM.
+
+Run as: `chatrecipe train rm --config recipes/rlhf-demo.yaml --model runs/rlhf-demo/sft/final`.
+
+When every pair has a margin (the LLaMA-2 rating scale), TRL's margin term is used: the loss asks the chosen
+reward to beat the rejected one by at least the margin. Accuracy is measured on a held-out split during
+training, and the rewards' mean and spread on chosen and rejected are reported, because a reward model's
+scores must be comparable across prompts to be useful for RL.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from chatrecipe.recipe import parse_section
+from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.outputs import finish, resume_point, save_final
+from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.preference_data import preference_rows
+
+
+def score_pairs(model, tokenizer, rows: list[dict], batch_size: int = 8) -> tuple[list[float], list[float]]:
+    """Rewards of chosen and rejected for each row (batched, no gradients)."""
+    import torch
+
+    texts = [tokenizer.apply_chat_template(r["prompt"] + r[side], tokenize=False)
+             for side in ("chosen", "rejected") for r in rows]
+    scores: list[float] = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(model.device)
+            scores += model(**batch).logits[:, 0].float().tolist()
+    return scores[:len(rows)], scores[len(rows):]
+
+
+def reward_summary(chosen: list[float], rejected: list[float]) -> dict:
+    pairs = list(zip(chosen, rejected))
+    return {"accuracy": sum(c > r for c, r in pairs) / len(pairs), "ties": sum(c == r for c, r in pairs),
+            "chosen_mean": statistics.fmean(chosen), "chosen_std": statistics.pstdev(chosen),
+            "rejected_mean": statistics.fmean(rejected), "rejected_std": statistics.pstdev(rejected),
+            "margin_mean": statistics.fmean(c - r for c, r in pairs)}
+
+
+def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
+        eval_files: list | None = None, resume: bool | str = True) -> dict:
+    """Train, save `output_dir/final`, and return the metrics (accuracy, reward mean/spread)."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardTrainer
+
+    from chatrecipe.models import load_tokenizer
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    section = {"eval_fraction": 0.15, **(section or {})}
+    config, model_config, args = parse_section(with_defaults("rm", section), *config_classes("rm"), where="rm",
+                                               fixed={"output_dir": str(output_dir), "seed": seed})
+    check_method(args)
+    checkpoint = resume_point(output_dir, resume)
+    tokenizer = load_tokenizer(model)
+    rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
+                                            with_margin=True, eval_fraction=args.eval_fraction, seed=seed)
+    if rows_eval and config.eval_strategy == "no":
+        config.eval_strategy = "steps"
+        config.eval_steps = config.eval_steps or config.save_steps
+    network = load_for_training(model, args.method, model_class=AutoModelForSequenceClassification, num_labels=1,
+                                dtype=model_config.dtype)
+    network.config.pad_token_id = tokenizer.pad_token_id
+    trainer = RewardTrainer(
+        model=network, args=config, train_dataset=Dataset.from_list(rows),
+        eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
+        peft_config=peft_config(model_config, args.method, task_type="SEQ_CLS"),
+    )
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    held_out = rows_eval or rows
+    summary = reward_summary(*score_pairs(trainer.model, tokenizer, held_out))
+    extra = {**info, "method": args.method, "resumed_from": checkpoint, "scored_on": "eval" if rows_eval else "train",
+             **{f"reward_{k}": v for k, v in summary.items()}}
+    save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
+               generation_template=tokenizer.chat_template, stage="rm", num_labels=1)
+    return finish(trainer, output_dir, result, started, extra,
+                  {"loss": ["loss", "eval_loss"], "learning_rate": ["learning_rate"],
+                   "accuracy": ["accuracy", "eval_accuracy"], "margins": ["margin", "eval_margin"]})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m chatrecipe.train.reward --config RECIPE.yaml --model SFT_FOLDER`."""
+    from chatrecipe.train.cli import run_stage_from_argv
+
+    run_stage_from_argv("rm", argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""DPO from an SFT adapter and a margin-aware reward model, on TRL with tiny models."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from chatrecipe.train import dpo, reward, sft
+from chatrecipe.train.outputs import TrainingInputError
+from tests.train_fixtures import write_conversations, write_preferences
+
+FAST = {"max_steps": 3, "per_device_train_batch_size": 2, "logging_steps": 1, "save_steps": 3,
+        "learning_rate": 1e-2, "bf16": False, "gradient_checkpointing": False}
+
+
+@pytest.fixture(scope="module")
+def sft_adapter(tmp_path_factory, tiny_model_path):
+    root = tmp_path_factory.mktemp("sft")
+    sft.run(FAST, model=str(tiny_model_path), train_files=[write_conversations(root / "c.jsonl")],
+            output_dir=root / "out")
+    return root / "out" / "final"
+
+
+def test_dpo_from_sft_adapter_stacks_and_loads(tmp_path, sft_adapter):
+    from chatrecipe.models import load_model
+
+    data = write_preferences(tmp_path / "p.jsonl")
+    metrics = dpo.run(FAST, model=str(sft_adapter), train_files=[data], output_dir=tmp_path / "dpo")
+    assert metrics["global_step"] == 3 and math.isfinite(metrics["train_loss"])
+    final = tmp_path / "dpo" / "final"
+    assert json.loads((final / "chatrecipe_model.json").read_text())["base_model"] == str(sft_adapter)
+    assert (tmp_path / "dpo" / "accuracy.png").exists() and (tmp_path / "dpo" / "margins.png").exists()
+    loaded, sft_only = load_model(str(final)), load_model(str(sft_adapter))  # base + SFT + DPO, merged
+    changed = [n for n, p in loaded.state_dict().items() if not p.equal(sft_only.state_dict()[n])]
+    assert changed, "DPO adapter changed no weight"
+
+
+def test_reward_model_uses_margins_and_reports_rewards(tmp_path, tiny_model_path):
+    data = write_preferences(tmp_path / "p.jsonl", n=16)
+    metrics = reward.run({**FAST, "eval_fraction": 0.25}, model=str(tiny_model_path), train_files=[data],
+                         output_dir=tmp_path / "rm")
+    assert metrics["margins_used"] is True and metrics["eval_pairs"] == 4
+    for key in ("reward_accuracy", "reward_chosen_mean", "reward_chosen_std", "reward_rejected_mean"):
+        assert math.isfinite(metrics[key])
+    from transformers import AutoModelForSequenceClassification
+
+    from chatrecipe.models import load_model
+
+    model = load_model(str(tmp_path / "rm" / "final"), model_class=AutoModelForSequenceClassification)
+    assert model.config.num_labels == 1
+
+
+def test_margins_dropped_when_some_are_missing_and_identical_pairs_rejected(tmp_path, tiny_model_path):
+    rows = [json.loads(line) for line in write_preferences(tmp_path / "p.jsonl").read_text().splitlines()]
+    rows[0]["margin"] = None
+    rows[1]["rejected"] = rows[1]["chosen"]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    metrics = reward.run(FAST, model=str(tiny_model_path), train_files=[tmp_path / "p.jsonl"],
+                         output_dir=tmp_path / "rm")
+    assert metrics["margins_used"] is False
+    assert "identical to chosen" in (tmp_path / "rm" / "train.rejected.jsonl").read_text()
+    with pytest.raises(TrainingInputError):
+        dpo.run(FAST, model=str(tiny_model_path), train_files=[tmp_path / "missing.jsonl"],
+                output_dir=tmp_path / "x")
