@@ -1,0 +1,45 @@
+"""Send many judge prompts in one go, resumably: what the output file already holds is never asked again."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatrecipe.backends.base import Backend, GenerationParams
+from chatrecipe.data.records import append_jsonl, read_jsonl
+
+
+def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], output: Path, *,
+                parse, params: GenerationParams, label: str) -> list[dict]:
+    """`items` are (key, messages, record fields); `parse(text, fields)` returns (verdict fields, error).
+
+    Each finished judgment is appended to `output` as soon as its batch returns, so a killed run loses at most one
+    batch; records whose request failed carry `error` and are counted by the callers, never defaulted.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    output = Path(output)
+    existing = read_jsonl(output) if output.exists() else []
+    done = {tuple(r["_key"]) for r in existing if "_key" in r}
+    todo = [item for item in items if tuple(item[0]) not in done]
+    provenance = {k: v for k, v in judge.describe().items() if k != "chat_template"}
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
+        task = progress.add_task(label, total=len(items), completed=len(items) - len(todo))
+        chunk = 64  # write results as they come, so an interrupted run resumes after the last chunk
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            results = judge.chat([messages for _, messages, _ in part], params,
+                                 progress=lambda n: progress.advance(task, n))
+            for (key, _, fields), result in zip(part, results):
+                if result.ok:
+                    verdict, error = parse(result.text, fields)
+                else:
+                    verdict = parse(None, fields)[0]  # the empty verdict fields (winner/score = None)
+                    error = f"request failed: {result.error}"
+                record = {**fields, **verdict, "judge": judge.model, "raw": result.text, "error": error,
+                          "judge_settings": {**provenance, "params": params.to_dict()},
+                          "date": time.strftime("%Y-%m-%d"), "_key": list(key)}
+                append_jsonl(output, record)
+                existing.append(record)
+    wanted = {tuple(item[0]) for item in items}
+    return [r for r in existing if tuple(r.get("_key", ())) in wanted]
