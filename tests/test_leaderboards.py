@@ -1,0 +1,116 @@
+"""Win rates and Bradley-Terry / Elo against hand-computed values and the logistic-regression fit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chatrecipe.evaluate.elo import (BattleError, battles_from_judgments, bradley_terry, leaderboard,
+                                     online_elo)
+from chatrecipe.evaluate.winrate import (WinRateError, preferences_from_alpaca, preferences_from_judgments,
+                                         win_rate)
+
+
+def battles(table: dict) -> list[dict]:
+    """{(a, b): (a_wins, b_wins, ties)} -> battle records."""
+    out = []
+    for (a, b), (wa, wb, t) in table.items():
+        out += [{"model_a": a, "model_b": b, "winner": "model_a"}] * wa
+        out += [{"model_a": a, "model_b": b, "winner": "model_b"}] * wb
+        out += [{"model_a": a, "model_b": b, "winner": "tie"}] * t
+    return out
+
+
+THREE = battles({("x", "y"): (7, 3, 0), ("y", "z"): (6, 4, 0), ("x", "z"): (8, 2, 0)})
+
+
+def test_win_rate_known_value_and_interval():
+    scores = [1] * 6 + [0.5] * 2 + [0] * 2  # 6 wins, 2 ties, 2 losses
+    result = win_rate(scores, bootstrap=4000, seed=1)
+    assert result["value"] == pytest.approx(0.7)
+    assert result["se"] == pytest.approx(np.std(scores, ddof=1) / math.sqrt(10))  # 0.1106...
+    assert result["ci_low"] == pytest.approx(0.45, abs=0.05) and result["ci_high"] == pytest.approx(0.9, abs=0.05)
+    assert (result["wins"], result["ties"], result["losses"]) == (6, 2, 2)
+    with pytest.raises(WinRateError):
+        win_rate([])
+
+
+def test_win_rate_from_judgments_combines_orders_and_excludes_failures():
+    def j(q, order, winner, error=None):
+        return {"question_id": q, "kind": "pairwise", "model_a": "sft", "model_b": "base", "order": order,
+                "turn": 1, "winner": winner, "error": error, "judge": "j"}
+    judgments = [j(1, "ab", "model_a"), j(1, "ba", "model_a"),      # consistent win
+                 j(2, "ab", "model_a"), j(2, "ba", "model_b"),      # inconsistent -> tie
+                 j(3, "ab", None, "unparseable"), j(3, "ba", "model_b"),  # failed -> excluded
+                 j(4, "ab", "model_b"), j(4, "ba", "model_b")]      # loss
+    scores, stats = preferences_from_judgments(judgments, "sft", "base")
+    assert sorted(scores) == [0.0, 0.5, 1.0] and stats["excluded_failures"] == 1
+    assert stats["consistency"] == pytest.approx(2 / 3)
+    reversed_scores, _ = preferences_from_judgments(judgments, "base", "sft")
+    assert sorted(reversed_scores) == [0.0, 0.5, 1.0]
+    with pytest.raises(WinRateError, match="no pairwise judgments"):
+        preferences_from_judgments(judgments, "dpo", "base")
+
+
+def test_alpaca_eval_preferences_are_soft():
+    rows = [{"instruction": "i", "generator_1": "ref", "generator_2": "m", "preference": p} for p in (2, 1, 1.5, None)]
+    scores, stats = preferences_from_alpaca(rows)
+    assert scores == [1.0, 0.0, 0.5] and stats["excluded_failures"] == 1
+
+
+def test_three_model_order_and_logistic_regression_agreement():
+    from sklearn.linear_model import LogisticRegression
+
+    ratings = bradley_terry(THREE)
+    assert ratings["x"] > ratings["y"] > ratings["z"]
+    assert np.mean(list(ratings.values())) == pytest.approx(1000)
+    # the Chatbot Arena notebook's fit: one row per battle, +1/-1 model indicators, no intercept, no penalty
+    models = ["x", "y", "z"]
+    features, labels = [], []
+    for b in THREE:
+        row = np.zeros(3)
+        row[models.index(b["model_a"])], row[models.index(b["model_b"])] = math.log(10), -math.log(10)
+        features.append(row)
+        labels.append(1 if b["winner"] == "model_a" else 0)
+    fit = LogisticRegression(fit_intercept=False, C=1e8, tol=1e-10, max_iter=10000).fit(features, labels)
+    reference = 400 * fit.coef_[0]
+    reference = 1000 + reference - reference.mean()
+    for model, value in zip(models, reference):
+        assert ratings[model] == pytest.approx(value, abs=1.0)
+
+
+def test_two_model_rating_matches_the_closed_form():
+    ratings = bradley_terry(battles({("a", "b"): (3, 1, 0)}))
+    assert ratings["a"] - ratings["b"] == pytest.approx(400 * math.log10(3), abs=1e-6)  # p = 3/4 -> odds 3
+
+
+def test_ties_allowed_vs_dropped_and_intervals():
+    data = battles({("x", "y"): (5, 3, 4), ("y", "z"): (4, 4, 2), ("x", "z"): (6, 2, 2)})
+    board = leaderboard(data, bootstrap=200, seed=0)
+    for table in ("tie_allowed", "tie_none"):
+        for values in board[table].values():
+            assert values["ci_low"] <= values["value"] <= values["ci_high"]
+    assert board["tie_allowed"]["x"]["value"] < board["tie_none"]["x"]["value"]  # ties pull ratings together
+    assert board["battle_counts"] == {"x": 22, "y": 22, "z": 20}
+    assert board["matrices"]["observed"][0][1] == pytest.approx((5 + 2) / 12)
+
+
+def test_bad_battles_are_refused_clearly():
+    with pytest.raises(BattleError, match="only"):
+        bradley_terry([{"model_a": "a", "model_b": "a", "winner": "tie"}])
+    with pytest.raises(BattleError, match="unknown winner"):
+        bradley_terry([{"model_a": "a", "model_b": "b", "winner": "A"}])
+    with pytest.raises(BattleError, match="disconnected.*a, b \\| c, d"):
+        bradley_terry(battles({("a", "b"): (1, 1, 0), ("c", "d"): (2, 1, 0)}))
+
+
+def test_online_elo_and_battles_from_judgments():
+    ratings = online_elo(battles({("a", "b"): (10, 0, 0)}))
+    assert ratings["a"] > 1000 > ratings["b"] and ratings["a"] + ratings["b"] == pytest.approx(2000)
+    judgments = [{"question_id": 1, "kind": "pairwise", "model_a": "s", "model_b": "b", "order": o, "turn": 1,
+                  "winner": w, "error": None, "judge": "j"} for o, w in (("ab", "model_a"), ("ba", "model_b"))]
+    assert battles_from_judgments(judgments, [{"question_id": 1, "category": "math"}]) == [
+        {"model_a": "s", "model_b": "b", "winner": "tie", "question_id": 1, "category": "math", "judge": "j",
+         "turn": 1}]
