@@ -90,11 +90,6 @@ class EvalArgs:
     elo: bool = True
     bootstrap: int = 1000
     audit: bool = True
-    rm_testsets: list[str] = field(default_factory=list)
-    """Preference test sets for the reward-model benchmark (`rm:` names the shipped ones)."""
-    redteam: bool = False
-    redteam_prompts: str = "redteam:prompts.jsonl"
-    redteam_max_prompts: Optional[int] = None
 
 
 @dataclass

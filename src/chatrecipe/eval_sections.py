@@ -1,0 +1,165 @@
+"""Turn evaluation results into report sections (tables, plots, provenance, warnings) and per-model headlines.
+
+Each `*_section` returns `(section, per_model)`: the section is what the report shows; `per_model` holds the
+headline numbers (value with interval) that the cross-run leaderboard collects. The recipe's caveats become
+warnings right under the numbers they qualify.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _fmt(x, digits: int = 3):
+    return None if x is None else round(float(x), digits)
+
+
+def _interval(d: dict, scale: float = 1.0, digits: int = 1) -> str:
+    if d.get("value") is None:
+        return "n/a"
+    low, high = d.get("ci_low"), d.get("ci_high")
+    text = f"{d['value'] * scale:.{digits}f}"
+    return text + (f" [{low * scale:.{digits}f}, {high * scale:.{digits}f}]" if low is not None else "")
+
+
+def mt_bench_section(single: list[dict], questions: list[dict], out_dir: Path) -> tuple[dict, dict]:
+    from chatrecipe.evaluate.mt_bench import radar_plot, single_scores
+
+    table = single_scores(single, questions)
+    radar_plot(table, out_dir / "mt_bench_radar.png")
+    categories = sorted({c for row in table.values() for c in row["categories"]})
+    rows = [[m, _fmt(r["score"], 2), f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if r["valid"] > 1 else "",
+             _fmt(r["turns"].get(1), 2), _fmt(r["turns"].get(2), 2), r["valid"], r["failed"]]
+            for m, r in table.items()]
+    per_category = [[m] + [_fmt(r["categories"].get(c), 2) for c in categories] for m, r in table.items()]
+    warnings = []
+    failed = sum(r["failed"] for r in table.values())
+    total = failed + sum(r["valid"] for r in table.values())
+    if total and failed / total > 0.2:
+        warnings.append(f"{failed} of {total} grades could not be parsed and are excluded (not scored): the "
+                        "judge does not follow the grading format reliably, so these scores are weak evidence.")
+    section = {"title": "MT-Bench-style grades (1-10)", "order": 50, "warnings": warnings,
+               "tables": [{"title": "Overall and per turn", "columns": ["model", "score", "95% CI", "turn 1",
+                                                                         "turn 2", "graded", "failed"], "rows": rows},
+                          {"title": "Per category", "columns": ["model"] + categories, "rows": per_category}],
+               "plots": ["eval/mt_bench_radar.png"],
+               "provenance": _provenance(single), "metrics": {m: r["score"] for m, r in table.items()}}
+    per_model = {m: {"mt_bench": {"value": r["score"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}}
+                 for m, r in table.items() if r["score"] is not None}
+    return section, per_model
+
+
+def _provenance(judgments: list[dict]) -> dict:
+    if not judgments:
+        return {}
+    first = judgments[0]
+    return {"judge": first.get("judge"), "prompts": sorted({j.get("prompt") for j in judgments if j.get("prompt")}),
+            "prompt_hashes": sorted({j.get("prompt_hash") for j in judgments if j.get("prompt_hash")}),
+            "judge_settings": first.get("judge_settings"), "dates": sorted({j.get("date") for j in judgments
+                                                                             if j.get("date")}),
+            "repeats": max(j.get("repeat", 0) for j in judgments) + 1, "judgments": len(judgments)}
+
+
+def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], out_dir: Path,
+                    seed: int = 0) -> tuple[dict, dict]:
+    from chatrecipe.evaluate.audit import length_bias
+    from chatrecipe.evaluate.winrate import WinRateError, preferences_from_judgments, win_rate
+
+    rows, per_model, warnings = [], {}, []
+    pairs = sorted({(j["model_a"], j["model_b"]) for j in pairwise})
+    for model, baseline in pairs:
+        try:
+            scores, stats = preferences_from_judgments(pairwise, model, baseline)
+            result = win_rate(scores, seed=seed)
+        except WinRateError as exc:
+            warnings.append(f"{model} vs {baseline}: {exc}")
+            continue
+        consistency = stats.get("consistency")
+        rows.append([model, baseline, _interval(result, 100), f"{100 * result['se']:.1f}" if result["n"] > 1 else "",
+                     result["wins"], result["ties"], result["losses"], stats["excluded_failures"],
+                     f"{100 * consistency:.0f}%" if consistency is not None else "n/a"])
+        per_model[model] = {f"win_rate_vs_{baseline}": result,
+                            "position_consistency": {"value": consistency}}
+        if consistency is not None and consistency < 0.6:
+            warnings.append(f"{model} vs {baseline}: the judge gave the same verdict in both answer orders only "
+                            f"{100 * consistency:.0f}% of the time; inconsistent pairs count as ties, so this win rate "
+                            "mostly measures the judge's position bias.")
+        model_answers = {k: v for k, v in answers.items() if k in (model, baseline)}
+        bias = length_bias([j for j in pairwise if {j["model_a"], j["model_b"]} == {model, baseline}], model_answers)
+        share = bias["longer_wins_share"]
+        if share["value"] is not None and share["n"] >= 10 and share["ci_low"] > 0.5:
+            warnings.append(f"{model} vs {baseline}: the longer answer won {100 * share['value']:.0f}% of decisive "
+                            "verdicts; part of this win rate may be length, not quality.")
+    section = {"title": "Win rate against the base model (pairwise, both orders)", "order": 60, "warnings": warnings,
+               "text": "Each question is judged with the two answers in both orders; agreeing verdicts stand, "
+                       "conflicting ones count as a tie (MT-Bench's rule). Ties count half. Failed verdicts are "
+                       "excluded and counted.",
+               "tables": [{"title": "Win rates (%)", "columns": ["model", "baseline", "win rate [95% CI]", "SE",
+                                                                 "wins", "ties", "losses", "failed",
+                                                                 "position consistency"], "rows": rows}],
+               "provenance": _provenance(pairwise), "metrics": {r[0]: r[2] for r in rows}}
+    return section, per_model
+
+
+def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, bootstrap: int = 1000,
+                seed: int = 0) -> tuple[dict, dict]:
+    from chatrecipe.evaluate.elo import battles_from_judgments, leaderboard
+    from chatrecipe.report.plots import ratings_plot
+
+    battles = battles_from_judgments(pairwise, questions)
+    (out_dir / "battles.jsonl").write_text("".join(__import__("json").dumps(b) + "\n" for b in battles))
+    board = leaderboard(battles, bootstrap=bootstrap, seed=seed)
+    tables, plots, per_model, warnings = [], [], {}, []
+    for key, title in (("tie_allowed", "Tie allowed"), ("tie_none", "No tie")):
+        table = board[key]
+        if "error" in table:
+            warnings.append(f"{title}: {table['error']}")
+            continue
+        rows = sorted(([m, f"{v['value']:.0f}", f"[{v['ci_low']:.0f}, {v['ci_high']:.0f}]",
+                        board["battle_counts"].get(m, 0)] for m, v in table.items()), key=lambda r: -float(r[1]))
+        tables.append({"title": f"Bradley-Terry ratings, {title.lower()} ({bootstrap} bootstrap rounds)",
+                       "columns": ["model", "rating", "95% CI", "battles"], "rows": rows})
+        plots.append(ratings_plot(table, out_dir / f"elo_{key}.png", title=f"Ratings ({title.lower()})"))
+        for m, v in table.items():
+            per_model.setdefault(m, {})[f"elo_{key}"] = v
+    section = {"title": "Elo / Bradley-Terry leaderboard (judge battles)", "order": 70, "warnings": warnings,
+               "text": f"{board['battles']} battles from the judge's combined verdicts; ratings on the Elo scale "
+                       "(base 10, scale 400, mean 1000).",
+               "tables": tables, "plots": [str(Path("eval") / p.name) for p in plots],
+               "metrics": {"battles": board["battles"]}}
+    return section, per_model
+
+
+def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_dir: Path,
+                  judge: str | None = None) -> tuple[dict, dict]:
+    from chatrecipe.evaluate.audit import length_bias, position_bias, scoring_vs_ranking
+    from chatrecipe.report.plots import bars_with_intervals
+
+    position = position_bias(pairwise)
+    length = length_bias(pairwise, answers)
+    agreement = scoring_vs_ranking(pairwise, single) if single else {"agreement": {"value": None, "n": 0}}
+    figures = {"first-position share": position["first_position_share"],
+               "swap consistency": position["swap_consistency"], "tie share": position["tie_share"],
+               "longer answer wins": length["longer_wins_share"],
+               "grades agree with verdicts": agreement["agreement"]}
+    rows = [[name, _interval(f, 100, 0) if f.get("value") is not None else "n/a", f.get("n", 0)]
+            for name, f in figures.items()]
+    plot = bars_with_intervals({k: v for k, v in figures.items() if v.get("value") is not None},
+                               out_dir / "judge_audit.png", title="Judge audit (95% Wilson intervals)",
+                               reference=0.5)
+    warnings = []
+    first = position["first_position_share"]
+    if first["value"] is not None and first["n"] >= 10 and (first["ci_low"] > 0.5 or first["ci_high"] < 0.5):
+        side = "first" if first["value"] > 0.5 else "second"
+        warnings.append(f"Position bias: the judge picked the {side}-shown answer in {100 * first['value']:.0f}% of "
+                        "decisive verdicts.")
+    if judge and any(judge == j.get("model_a") or judge == j.get("model_b") for j in pairwise):
+        warnings.append("The judge is one of the judged models (self-preference risk).")
+    section = {"title": "Judge audit", "order": 80, "warnings": warnings,
+               "text": "Measured on this run's own judgments: how often the judge prefers the first position, "
+                       "stays consistent when answers swap places, prefers the longer answer, and whether its 1-10 "
+                       f"grades rank pairs the way its pairwise verdicts do. Failed verdicts: {position['failures']}.",
+               "tables": [{"title": "Judge quirks (%)", "columns": ["figure", "value [95% CI]", "n"], "rows": rows}],
+               "plots": [str(Path("eval") / plot.name)],
+               "metrics": {k: v.get("value") for k, v in figures.items()}}
+    return section, {}

@@ -1,0 +1,131 @@
+"""MT-Bench-style tables from judgments: 1-10 grades per model, category and turn, with confidence intervals.
+
+Run as: `chatrecipe eval mt-bench --judgments single.jsonl [--json]`.
+
+The numbers follow FastChat's `show_result.py`: the first-turn, second-turn and overall scores are plain means
+of the valid grades (failed grades are excluded and counted, never scored), and pairwise results count wins,
+losses and ties per model against the others. FastChat's `model_judgment/*_single.jsonl` and `*_pair.jsonl`
+files are read as they are, so existing judgments can be tabulated without judging again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from chatrecipe.data.records import read_jsonl
+
+
+def normalise_fastchat(record: dict) -> dict:
+    """FastChat llm_judge judgment rows -> chatrecipe's judgment fields (score -1 means a failed grade)."""
+    if "kind" in record:
+        return record
+    if "score" in record:
+        score = record["score"]
+        return {"question_id": record["question_id"], "kind": "single", "model": record["model"],
+                "judge": str(record.get("judge")), "turn": record.get("turn", 1),
+                "score": None if score == -1 else score, "error": "failed grade (-1)" if score == -1 else None}
+    verdicts = {"model_1": "model_a", "model_2": "model_b", "tie": "tie"}
+    return {"question_id": record["question_id"], "kind": "pairwise", "model_a": record["model_1"],
+            "model_b": record["model_2"], "judge": str(record.get("judge")), "turn": record.get("turn", 1),
+            "g1_winner": verdicts.get(record.get("g1_winner")), "g2_winner": verdicts.get(record.get("g2_winner"))}
+
+
+def _ci(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (float("nan"), float("nan"))
+    half = 1.96 * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    mean = float(np.mean(values))
+    return mean - half, mean + half
+
+
+def single_scores(judgments: list[dict], questions: list[dict] | None = None) -> dict:
+    """Per model: overall mean with 95% CI, per turn, per category, valid and failed counts."""
+    categories = {q["question_id"]: q.get("category") for q in questions or []}
+    by_model: dict = defaultdict(lambda: {"scores": [], "turns": defaultdict(list), "categories": defaultdict(list),
+                                          "failed": 0})
+    for j in judgments:
+        if j.get("kind") != "single":
+            continue
+        entry = by_model[j["model"]]
+        if j.get("error") or j.get("score") is None:
+            entry["failed"] += 1
+            continue
+        entry["scores"].append(j["score"])
+        entry["turns"][j.get("turn", 1)].append(j["score"])
+        entry["categories"][categories.get(j["question_id"], j.get("category")) or "other"].append(j["score"])
+    table = {}
+    for model, entry in sorted(by_model.items()):
+        low, high = _ci(entry["scores"])
+        table[model] = {
+            "score": float(np.mean(entry["scores"])) if entry["scores"] else None, "ci_low": low, "ci_high": high,
+            "turns": {t: float(np.mean(v)) for t, v in sorted(entry["turns"].items())},
+            "categories": {c: float(np.mean(v)) for c, v in sorted(entry["categories"].items())},
+            "valid": len(entry["scores"]), "failed": entry["failed"]}
+    return table
+
+
+def pairwise_counts(judgments: list[dict]) -> dict:
+    """FastChat's pairwise tally: per model wins, losses, ties over both orders (g1/g2), and win rates."""
+    tally: dict = defaultdict(lambda: {"win": 0, "loss": 0, "tie": 0})
+    for j in judgments:
+        if j.get("kind") != "pairwise":
+            continue
+        if "g1_winner" in j:
+            g1, g2 = j["g1_winner"], j["g2_winner"]
+            if g1 is None or g2 is None:
+                continue
+            winner = g1 if g1 == g2 else "tie"
+        else:
+            if j.get("error") or j.get("winner") is None:
+                continue
+            winner = j["winner"]
+        a, b = j["model_a"], j["model_b"]
+        if winner == "model_a":
+            tally[a]["win"] += 1
+            tally[b]["loss"] += 1
+        elif winner == "model_b":
+            tally[b]["win"] += 1
+            tally[a]["loss"] += 1
+        else:
+            tally[a]["tie"] += 1
+            tally[b]["tie"] += 1
+    for counts in tally.values():
+        total = counts["win"] + counts["loss"] + counts["tie"]
+        counts["win_rate"] = counts["win"] / total if total else None
+        counts["loss_rate"] = counts["loss"] / total if total else None
+        counts["win_rate_adjusted"] = (counts["win"] + 0.5 * counts["tie"]) / total if total else None
+    return dict(tally)
+
+
+def radar_plot(table: dict, path: Path) -> Path:
+    """Per-category scores of each model on one radar chart (the MT-Bench picture)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    categories = sorted({c for row in table.values() for c in row["categories"]})
+    if len(categories) < 3:
+        categories = categories + [f"({i})" for i in range(3 - len(categories))]
+    angles = np.linspace(0, 2 * np.pi, len(categories), endpoint=False).tolist()
+    fig, ax = plt.subplots(figsize=(5.2, 5.2), subplot_kw={"polar": True})
+    for model, row in table.items():
+        values = [row["categories"].get(c, 0) for c in categories]
+        ax.plot(angles + angles[:1], values + values[:1], label=model)
+        ax.fill(angles + angles[:1], values + values[:1], alpha=0.12)
+    ax.set_xticks(angles, categories, fontsize=8)
+    ax.set_ylim(0, 10)
+    ax.set_title("MT-Bench-style grades by category", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8, bbox_to_anchor=(1.25, -0.1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def load_judgments(paths: list[Path]) -> list[dict]:
+    return [normalise_fastchat(r) for p in paths for r in read_jsonl(p)]

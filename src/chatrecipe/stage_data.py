@@ -1,0 +1,118 @@
+"""The data stage of `chatrecipe run`: load, validate, clean and describe the training data before any training.
+
+Order matters and follows the recipe: validate (reject with reasons), deduplicate, remove what overlaps the
+evaluation questions ("doping" between training and eval), filter by length, optionally subsample (for
+dataset-size ablations), then describe what is left — the length table per source and the task distribution
+against a target mix — before and after, so the report shows what each step removed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Callable
+
+from chatrecipe.data.records import load_records, write_records, write_rejected
+from chatrecipe.models import load_tokenizer
+
+
+def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
+    from chatrecipe.data.convert import convert
+
+    records, rejected = [], []
+    for path in paths:
+        result = convert([path])
+        if result.kind != kind:
+            raise ValueError(f"{path}: holds {result.kind} records ({result.format} format), expected {kind}")
+        records += result.records
+        rejected += result.rejected
+    return records, rejected
+
+
+def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: dict) -> tuple[list, list, dict]:
+    """Dedup, decontaminate and length-filter one set; returns kept records, removed ones (with reasons), report."""
+    from chatrecipe.data.decontaminate import decontaminate
+    from chatrecipe.data.dedup import dedup
+    from chatrecipe.data.filters import filter_records
+
+    removed: list[dict] = []
+    report: dict = {}
+    if args.dedup:
+        before = len(records)
+        records, clusters = dedup(records)
+        counts["duplicates"] = before - len(records)
+        report["duplicate_clusters"] = clusters
+    if args.decontaminate and questions:
+        before = len(records)
+        records, contaminated = decontaminate(records, [questions], n=args.ngram)
+        counts["contaminated"] = before - len(records)
+        report["contamination"] = contaminated
+    if args.max_tokens:
+        records, rejected = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens)
+        counts["filtered"] = len(rejected)
+        removed += rejected
+    return records, removed, report
+
+
+def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: list, extra_preferences: list,
+                 resolve: Callable[[str], Path]) -> dict:
+    """Write data/sft.jsonl, data/preferences.jsonl, data/questions.jsonl, rejected files, stats and a report section."""
+    from chatrecipe.data.stats import dataset_stats, write_stats
+
+    tokenizer = load_tokenizer(model)
+    questions_path = resolve(args.eval_questions)
+    loaded_questions = load_records(questions_path, "question")
+    questions = loaded_questions.records
+    write_records(output_dir / "questions.jsonl", questions)
+    write_rejected(output_dir / "questions.jsonl", loaded_questions.rejected)
+
+    outputs, metrics, sections = {}, {}, []
+    sets = {"sft": ("conversation", [resolve(p) for p in args.sft_files] + [Path(p) for p in extra_sft]),
+            "preferences": ("preference", [resolve(p) for p in args.preference_files] +
+                            [Path(p) for p in extra_preferences])}
+    for name, (kind, paths) in sets.items():
+        if not paths:
+            continue
+        records, rejected = _load(paths, kind)
+        counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected)}
+        before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
+        records, removed, report = _clean(records, questions, args, tokenizer, counts)
+        if name == "sft" and args.size and args.size < len(records):
+            records = random.Random(seed).sample(records, args.size)
+            counts["subsampled_to"] = args.size
+        counts["kept"] = len(records)
+        after = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
+        path = output_dir / f"{name}.jsonl"
+        write_records(path, records)
+        write_rejected(path, rejected + removed)
+        (output_dir / f"{name}-cleaning.json").write_text(json.dumps(report, indent=1, default=str))
+        plots = write_stats(after, output_dir / f"stats-{name}")
+        outputs[name] = str(path)
+        metrics[name] = counts
+        sections.append((name, counts, before, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots
+                                                       if str(p).endswith(".png")]))
+    (output_dir / "report.json").write_text(json.dumps(_section(sections, model), indent=1, default=str))
+    return {"metrics": metrics,
+            "artifacts": {"sft_data": outputs.get("sft"), "preference_data": outputs.get("preferences"),
+                          "questions": str(output_dir / "questions.jsonl")}}
+
+
+def _section(sets: list, model: str) -> dict:
+    """The report section: counts removed at each step, then the recipe's length and task tables after cleaning."""
+    from chatrecipe.data.stats import stats_tables
+
+    tables, plots, warnings = [], [], []
+    rows = [[name, c["loaded"], c["rejected"], c.get("duplicates", 0), c.get("contaminated", 0),
+             c.get("filtered", 0), c["kept"]] for name, c, *_ in sets]
+    tables.append({"title": "What each step removed", "columns": ["set", "loaded", "rejected (invalid)",
+                   "duplicates", "contaminated (eval overlap)", "too long", "kept"], "rows": rows})
+    for name, counts, before, after, set_plots in sets:
+        for table in stats_tables(after):
+            tables.append({**table, "title": f"{name}: {table['title']}"})
+        plots += set_plots
+        if counts.get("contaminated"):
+            warnings.append(f"{counts['contaminated']} {name} records overlapped the evaluation questions and were "
+                            "removed; scores on contaminated questions would be inflated.")
+    return {"title": "Data", "order": 10, "tables": tables, "plots": plots, "warnings": warnings,
+            "text": f"Lengths are in tokens of {model}'s tokenizer.", "provenance": {"tokenizer": model}}

@@ -1,0 +1,125 @@
+"""The evaluation stages of `chatrecipe run`: answer the questions, judge the answers, turn judgments into results.
+
+Each function reads earlier artifacts from the run, calls the modules that do the work (backends, judges,
+win rates, ratings, audit) and writes report sections (`eval/sections/*.json`) plus `eval/summary.json`, the
+per-model headline numbers the cross-run leaderboard reads.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+from chatrecipe.data.records import read_jsonl
+
+
+def _questions(run, limit: int | None = None) -> list[dict]:
+    questions = read_jsonl(run.artifacts["questions"])
+    return questions[:limit] if limit else questions
+
+
+def generate_all(run, args, checkpoints: dict[str, str], dtype: str | None = None) -> dict:
+    """Answers from every checkpoint (base, sft, dpo, rl) to the evaluation questions, with its own template."""
+    from chatrecipe.backends import load_backend
+    from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.evaluate.generate import generate_answers
+
+    questions = _questions(run, args.max_questions)
+    wanted = args.checkpoints or list(checkpoints)
+    unknown = [c for c in wanted if c not in checkpoints]
+    if unknown:
+        raise ValueError(f"generate.checkpoints: {unknown} not in this run (it has {', '.join(checkpoints)})")
+    out_dir = run.stage_dir("generate")
+    params = GenerationParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=run.seed)
+    answers, metrics = {}, {}
+    for name in wanted:
+        backend = load_backend(checkpoints[name], cache_dir=out_dir / "cache", batch_size=args.batch_size,
+                               dtype=dtype, name=name)
+        path = out_dir / f"{name}.jsonl"
+        records = generate_answers(backend, questions, path, params)
+        backend.close()
+        del backend
+        gc.collect()
+        answers[name] = str(path)
+        lengths = [len(t) for r in records for t in r["turns"]]
+        metrics[name] = {"answers": len(records), "mean_chars": round(sum(lengths) / max(len(lengths), 1), 1),
+                         "empty": sum(1 for r in records for t in r["turns"] if not t.strip())}
+    return {"metrics": metrics, "artifacts": {"answers": answers}}
+
+
+def judge_all(run, args) -> dict:
+    """Pairwise verdicts (each trained checkpoint vs the baseline, both orders) and 1-10 grades for all."""
+    from chatrecipe.backends import load_backend
+    from chatrecipe.judge.pairwise import judge_pairwise
+    from chatrecipe.judge.single import judge_single
+
+    questions = _questions(run)
+    answers = {name: read_jsonl(path) for name, path in run.artifacts["answers"].items()}
+    asked = {a["question_id"] for recs in answers.values() for a in recs}
+    questions = [q for q in questions if q["question_id"] in asked]
+    out_dir = run.stage_dir("judge")
+    judge = load_backend(args.model, cache_dir=out_dir / "cache", batch_size=args.batch_size,
+                         max_new_tokens=args.max_new_tokens, max_cost=args.max_cost)
+    files, metrics = {"pairwise": {}, "single": None}, {}
+    if args.pairwise:
+        if args.baseline not in answers:
+            raise ValueError(f"judge.baseline {args.baseline!r} has no answers; answered: {', '.join(answers)}")
+        for name in answers:
+            if name == args.baseline:
+                continue
+            path = out_dir / f"pairwise-{name}-vs-{args.baseline}.jsonl"
+            records = judge_pairwise(judge, questions, answers[name], answers[args.baseline], path,
+                                     both_orders=args.both_orders, repeats=args.repeats)
+            files["pairwise"][name] = str(path)
+            metrics[f"pairwise_{name}"] = {"judgments": len(records),
+                                           "failures": sum(1 for r in records if r.get("error"))}
+    if args.single:
+        path = out_dir / "single.jsonl"
+        records = []
+        for name in answers:
+            records += judge_single(judge, questions, answers[name], path, repeats=args.repeats)
+        files["single"] = str(path)
+        metrics["single"] = {"judgments": len(records), "failures": sum(1 for r in records if r.get("error"))}
+    judge.close()
+    return {"metrics": metrics, "artifacts": {"judgments": files, "judge_model": args.model}}
+
+
+def _write_section(run, name: str, section: dict) -> None:
+    folder = run.stage_dir("eval") / "sections"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(section, indent=1, default=str))
+
+
+def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
+    """Win rates, MT-Bench tables, Elo/Bradley-Terry and the judge audit, as report sections and a summary."""
+    from chatrecipe import eval_sections
+
+    out_dir = run.stage_dir("eval")
+    questions = _questions(run)
+    judgments = run.artifacts.get("judgments") or {}
+    pairwise = [j for path in (judgments.get("pairwise") or {}).values() for j in read_jsonl(path)]
+    single = read_jsonl(judgments["single"]) if judgments.get("single") else []
+    answers = {name: read_jsonl(path) for name, path in (run.artifacts.get("answers") or {}).items()}
+    summary: dict = {name: {} for name in checkpoints}
+    builders = []
+    if single:
+        builders.append(("50-mt-bench", lambda: eval_sections.mt_bench_section(single, questions, out_dir)))
+    if pairwise and args.winrate:
+        builders.append(("60-winrate", lambda: eval_sections.winrate_section(pairwise, answers, questions,
+                                                                             out_dir, seed=run.seed)))
+    if pairwise and args.elo:
+        builders.append(("70-elo", lambda: eval_sections.elo_section(pairwise, questions, out_dir,
+                                                                     bootstrap=args.bootstrap, seed=run.seed)))
+    if pairwise and args.audit:
+        builders.append(("80-audit", lambda: eval_sections.audit_section(pairwise, single, answers, out_dir,
+                                                                         judge=run.artifacts.get("judge_model"))))
+    metrics = {}
+    for name, build in builders:
+        section, per_model = build()
+        _write_section(run, name, section)
+        for model, values in per_model.items():
+            summary.setdefault(model, {}).update(values)
+        metrics[name] = section.get("metrics", {})
+    (out_dir / "summary.json").write_text(json.dumps({"models": summary}, indent=1, default=str))
+    return {"metrics": metrics, "artifacts": {"eval_summary": str(Path(out_dir) / "summary.json")}}

@@ -1,0 +1,48 @@
+"""End to end: `chatrecipe run` on a tiny recipe (tiny model as policy and judge): every stage, then a second run
+that skips everything."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_chatrecipe_run_end_to_end(tmp_path, tiny_model_path):
+    recipe = tmp_path / "tiny.yaml"
+    model = str(tiny_model_path)
+    recipe.write_text(f"""
+name: tiny
+model: {{name: {model}}}
+data: {{max_tokens: 512, target_mix: instructgpt, size: 24}}
+sft: {{max_steps: 4, per_device_train_batch_size: 4, logging_steps: 1, save_steps: 2, bf16: false,
+       gradient_checkpointing: false, max_length: 512}}
+dpo: {{max_steps: 2, per_device_train_batch_size: 2, logging_steps: 1, save_steps: 2, bf16: false,
+       gradient_checkpointing: false, max_length: 512}}
+generate: {{max_new_tokens: 8, max_questions: 6, batch_size: 8}}
+judge: {{model: {model}, max_new_tokens: 8}}
+eval: {{bootstrap: 50}}
+report: {{}}
+""")
+    command = [sys.executable, "-m", "chatrecipe.cli", "run", str(recipe), "--runs-dir", str(tmp_path / "runs")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "runs" / "tiny"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [s for s, v in manifest["stages"].items() if v["status"] == "done"] == [
+        "data", "sft", "dpo", "generate", "judge", "eval", "report"]
+    page = (run / "report" / "index.html").read_text()
+    for title in ("Data", "Length distribution", "Training: Supervised fine-tuning", "Training: DPO",
+                  "MT-Bench-style grades", "Win rate against the base model", "Judge audit"):
+        assert title in page, title
+    assert str(run / "report" / "index.html") in first.stdout
+    # the tiny random judge cannot follow the format: its verdicts are failures, counted, never defaulted
+    judgments = [json.loads(line) for line in (run / "judge" / "single.jsonl").read_text().splitlines()]
+    assert all(j["score"] is None and j["error"] for j in judgments if "[[" not in (j["raw"] or ""))
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {v["status"] for v in manifest["stages"].values()} == {"skipped (complete)"}
