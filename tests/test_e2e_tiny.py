@@ -19,9 +19,9 @@ name: tiny
 model: {{name: {model}}}
 data: {{max_tokens: 512, target_mix: instructgpt, size: 24}}
 sft: {{max_steps: 4, per_device_train_batch_size: 4, logging_steps: 1, save_steps: 2, bf16: false,
-       gradient_checkpointing: false, max_length: 512}}
+       activation_checkpointing: false, max_length: 512}}
 dpo: {{max_steps: 2, per_device_train_batch_size: 2, logging_steps: 1, save_steps: 2, bf16: false,
-       gradient_checkpointing: false, max_length: 512}}
+       activation_checkpointing: false, max_length: 512}}
 generate: {{max_new_tokens: 8, max_questions: 6, batch_size: 8}}
 judge: {{model: {model}, max_new_tokens: 8}}
 eval: {{bootstrap: 50}}

@@ -12,7 +12,7 @@ from chatrecipe.train.outputs import TrainingInputError
 from tests.train_fixtures import write_conversations, write_preferences
 
 FAST = {"max_steps": 3, "per_device_train_batch_size": 2, "logging_steps": 1, "save_steps": 3,
-        "learning_rate": 1e-2, "bf16": False, "gradient_checkpointing": False}
+        "learning_rate": 1e-2, "bf16": False, "activation_checkpointing": False}
 
 
 @pytest.fixture(scope="module")

@@ -74,12 +74,24 @@ def run(
 
 @app.command("validate")
 def validate_recipe(
-    recipe: Path = typer.Argument(..., help="Recipe YAML to check."),
+    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML to check."),
     set_: List[str] = typer.Option([], "--set", help="Overrides to check along with the file."),
+    keys: Optional[str] = typer.Option(None, "--keys", help="Instead, list the keys a section accepts "
+                                       "(model, data, sft, rm, dpo, rl, generate, judge, eval, report, synth)."),
 ) -> None:
     """Check a recipe (every key and type of every section) without running anything."""
     from chatrecipe.pipeline import validate_recipe as check
     from chatrecipe.recipe import RecipeError
+
+    if keys:
+        from chatrecipe.recipe import section_keys
+        from chatrecipe.stages import section_classes
+
+        for key, kind in section_keys(*section_classes(keys)).items():
+            typer.echo(f"{keys}.{key}: {kind}")
+        return
+    if recipe is None:
+        _fail("give a recipe file (or --keys SECTION)")
 
     try:
         stages = check(recipe, set_)

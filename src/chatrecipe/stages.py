@@ -14,7 +14,7 @@ from typing import Optional
 
 from chatrecipe.data.resources import resource_path
 from chatrecipe.models import EMBEDDED
-from chatrecipe.recipe import RecipeError, parse_section
+from chatrecipe.recipe import SECTIONS, RecipeError, parse_section
 
 @dataclass
 class ModelArgs:
@@ -109,17 +109,27 @@ def _training_classes(name: str) -> tuple:
     return config_classes(name)
 
 
-def check_section(name: str, recipe: dict) -> tuple:
-    """Parse one section with its stage's classes (raises RecipeError naming a bad key before any work)."""
+def section_classes(name: str) -> tuple:
+    """The dataclasses a recipe section is parsed with."""
     if name in OWN_SECTIONS:
-        return parse_section(recipe.get(name), *OWN_SECTIONS[name], where=name)
+        return OWN_SECTIONS[name]
     if name in ("sft", "rm", "dpo", "rl"):
-        return parse_section(recipe.get(name), *_training_classes(name), where=name)
+        return _training_classes(name)
     if name == "synth":
         from chatrecipe.synth.args import SynthArgs
 
-        return parse_section(recipe.get(name), SynthArgs, where=name)
-    raise RecipeError(f"unknown stage {name!r}")
+        return (SynthArgs,)
+    raise RecipeError(f"unknown section {name!r}; sections are {', '.join(SECTIONS)}")
+
+
+def check_section(name: str, recipe: dict) -> tuple:
+    """Parse one section with its stage's classes (raises RecipeError naming a bad key before any work)."""
+    section = recipe.get(name)
+    if name in ("sft", "rm", "dpo", "rl"):
+        from chatrecipe.train.args import with_defaults
+
+        section = with_defaults(name, section)  # exactly what the trainer will be given
+    return parse_section(section, *section_classes(name), where=name)
 
 
 def _model(run) -> ModelArgs:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(help="Data: convert, validate, stats, classify, dedup, decontaminate, filter, mix.",
+app = typer.Typer(help="Data: convert, validate, stats, dedup, decontaminate, filter, mix.",
                   no_args_is_help=True, add_completion=False)
 
 
@@ -53,3 +53,158 @@ def validate(
                       + (f" (written to {rejected_file})" if rejected_file else ""))
     if not result.records or (strict and result.rejected):
         raise typer.Exit(1)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _load_any(files: List[Path], fmt: Optional[str] = None):
+    from chatrecipe.data.convert import convert
+    from chatrecipe.data.records import RecordFileError
+
+    try:
+        return convert(files, fmt)
+    except RecordFileError as exc:
+        _fail(str(exc))
+
+
+def _write(output: Path, records: list, rejected: list) -> None:
+    from chatrecipe.data.records import write_records, write_rejected
+
+    write_records(output, records)
+    path = write_rejected(output, rejected)
+    typer.echo(f"{len(records)} records -> {output}" + (f"; {len(rejected)} rejected -> {path}" if path else ""))
+
+
+@app.command()
+def convert(
+    files: List[Path] = typer.Argument(..., help="Input files in any supported public format."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output JSONL (or .parquet)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Force a format: messages, alpaca, sharegpt, "
+                                      "hh-rlhf, ultrafeedback, shp, summarize, arena."),
+) -> None:
+    """Convert public formats (Alpaca, ShareGPT, HH-RLHF, UltraFeedback, SHP, summarize, Arena) to chatrecipe records."""
+    result = _load_any(files, fmt)
+    typer.echo(f"format: {result.format}, kind: {result.kind}")
+    _write(output, result.records, result.rejected)
+    if not result.records:
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    files: List[Path] = typer.Argument(..., help="Conversation or preference files."),
+    tokenizer: Optional[str] = typer.Option("smollm2-135m-instruct", help="Count lengths in this model's tokens "
+                                            "(use 'words' for whitespace words)."),
+    target: Optional[str] = typer.Option(None, help="Target mix to compare with: instructgpt, surge10k, "
+                                         "h4-preferences or a YAML path."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for Markdown, CSV, JSON and PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print the stats as JSON."),
+) -> None:
+    """The recipe's tables: length distribution, task distribution vs a target mix, turns, margins."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from chatrecipe.data.stats import dataset_stats, stats_tables, write_stats
+
+    result = _load_any(files)
+    tok = None
+    if tokenizer and tokenizer != "words":
+        from chatrecipe.models import load_tokenizer
+
+        tok = load_tokenizer(tokenizer)
+    data = dataset_stats(result.records, tok, target_mix=target)
+    if output:
+        write_stats(data, output)
+    if as_json:
+        print(json.dumps({k: v for k, v in data.items() if k != "_raw"}))
+        return
+    console = Console()
+    for spec in stats_tables(data):
+        table = Table(title=spec["title"])
+        for column in spec["columns"]:
+            table.add_column(str(column))
+        for row in spec["rows"]:
+            table.add_row(*["" if v is None else str(v) for v in row])
+        console.print(table)
+
+
+@app.command()
+def dedup(
+    files: List[Path] = typer.Argument(...),
+    output: Path = typer.Option(..., "-o", "--output"),
+    threshold: float = typer.Option(0.8, help="Jaccard similarity above which two records are near duplicates."),
+) -> None:
+    """Remove exact and near duplicates (MinHash LSH); clusters go to <output>.clusters.jsonl for review."""
+    from chatrecipe.data.dedup import dedup as run_dedup
+    from chatrecipe.data.records import write_records
+
+    result = _load_any(files)
+    kept, clusters = run_dedup(result.records, threshold=threshold)
+    _write(output, kept, result.rejected)
+    write_records(output.with_suffix(".clusters.jsonl"), clusters)
+    typer.echo(f"{len(result.records) - len(kept)} duplicates in {len(clusters)} clusters")
+
+
+@app.command()
+def decontaminate(
+    files: List[Path] = typer.Argument(...),
+    eval_files: List[Path] = typer.Option(..., "--eval", help="Evaluation sets (questions, red-team prompts, any JSONL)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the clean records here (else only report)."),
+    n: int = typer.Option(13, "--n", help="n-gram length in words."),
+) -> None:
+    """List training records sharing an n-gram with evaluation sets; remove them with -o."""
+    import json
+
+    from chatrecipe.data.decontaminate import decontaminate as run
+    from chatrecipe.data.records import read_jsonl
+
+    result = _load_any(files)
+    clean, report = run(result.records, [read_jsonl(p) for p in eval_files], n=n)
+    for item in report[:50]:
+        typer.echo(json.dumps(item))
+    typer.echo(f"{len(report)} contaminated of {len(result.records)}")
+    if output:
+        _write(output, clean, result.rejected)
+
+
+@app.command("filter")
+def filter_command(
+    files: List[Path] = typer.Argument(...),
+    output: Path = typer.Option(..., "-o", "--output"),
+    max_tokens: Optional[int] = typer.Option(2048, help="Drop examples longer than this (model tokens)."),
+    tokenizer: str = typer.Option("smollm2-135m-instruct", help="Tokenizer for max_tokens."),
+    latin_only: bool = typer.Option(False, help="Drop answers not mostly in Latin script."),
+) -> None:
+    """Drop too-long examples, empty or placeholder answers, boilerplate refusals (reasons kept)."""
+    from chatrecipe.data.filters import filter_records
+    from chatrecipe.models import load_tokenizer
+
+    result = _load_any(files)
+    kept, rejected = filter_records(result.records, tokenizer=load_tokenizer(tokenizer) if max_tokens else None,
+                                    max_tokens=max_tokens, latin_only=latin_only)
+    _write(output, kept, result.rejected + rejected)
+
+
+@app.command()
+def mix(
+    files: List[Path] = typer.Argument(...),
+    target: str = typer.Option(..., help="instructgpt, surge10k, h4-preferences or a YAML path."),
+    size: int = typer.Option(..., help="Records wanted."),
+    output: Path = typer.Option(..., "-o", "--output"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Resample to a target task mix and size; print the achieved mix."""
+    from chatrecipe.data.mix import mix as run_mix
+    from chatrecipe.data.mixes import load_mix
+
+    result = _load_any(files)
+    records, table = run_mix(result.records, load_mix(target), size, seed)
+    for row in table:
+        typer.echo(f"{row['category']:<15} target {row['target_percent']:5.1f}%  taken {row['taken']:>5} of "
+                   f"{row['available']:>5}  achieved {row['achieved_percent']:5.1f}%")
+    _write(output, records, result.rejected)

@@ -5,6 +5,9 @@ Sections below are owned by different modules; keep each command's body a thin c
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
@@ -12,6 +15,105 @@ app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry,
 
 # --- mt-bench (evaluate/mt_bench.py) ---
 
+
+@app.command("mt-bench")
+def mt_bench(
+    judgments: List[Path] = typer.Option(..., "--judgments", help="Judgment files: chatrecipe's, or FastChat "
+                                         "llm_judge's model_judgment/*_single.jsonl and *_pair.jsonl."),
+    questions: Optional[Path] = typer.Option(None, help="Question file, for per-category tables."),
+    radar: Optional[Path] = typer.Option(None, help="Write the per-category radar plot here (PNG)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Tabulate MT-Bench-style grades (first turn, second turn, average, per category) and pairwise counts."""
+    import json
+
+    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
+
+    records = load_judgments(judgments)
+    table = single_scores(records, read_jsonl(questions) if questions else None)
+    pairs = pairwise_counts(records)
+    if radar and table:
+        radar_plot(table, radar)
+    if as_json:
+        print(json.dumps({"single": table, "pairwise": pairs}, default=str))
+        return
+    for model, row in sorted(table.items(), key=lambda kv: -(kv[1]["score"] or 0)):
+        turns = "  ".join(f"turn {t}: {v:.2f}" for t, v in row["turns"].items())
+        typer.echo(f"{model:<30} {row['score']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]  {turns}  "
+                   f"({row['valid']} graded, {row['failed']} failed)")
+    for model, row in sorted(pairs.items()):
+        typer.echo(f"{model:<30} win {row['win']} loss {row['loss']} tie {row['tie']}  "
+                   f"win rate {row['win_rate']:.3f}  adjusted {row['win_rate_adjusted']:.3f}")
+
 # --- winrate, elo, audit (evaluate/winrate.py, evaluate/elo.py, evaluate/audit.py) ---
+
+
+@app.command()
+def winrate(
+    judgments: List[Path] = typer.Argument(..., help="chatrecipe pairwise judgments or AlpacaEval annotations."),
+    model: Optional[str] = typer.Option(None, help="The evaluated model (chatrecipe judgments)."),
+    baseline: Optional[str] = typer.Option(None, help="The reference model (chatrecipe judgments)."),
+    bootstrap: int = typer.Option(2000, help="Bootstrap rounds for the interval."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Win rate against a baseline (ties half) with standard error and bootstrap interval."""
+    import json
+
+    from chatrecipe.evaluate.winrate import WinRateError, winrate_from_files
+
+    try:
+        result = winrate_from_files(judgments, model, baseline, bootstrap=bootstrap)
+    except WinRateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(result))
+        return
+    typer.echo(f"win rate {100 * result['value']:.1f}% (SE {100 * result['se']:.1f}, 95% CI "
+               f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]) over {result['n']} items; "
+               f"{result['excluded_failures']} failed judgments excluded")
+
+
+@app.command()
+def elo(
+    battles: List[Path] = typer.Argument(..., help="Battle files (Chatbot Arena format) or pairwise judgments."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap rounds."),
+    anchor: Optional[str] = typer.Option(None, help="Model pinned at 1000 (default: the mean is 1000)."),
+    category: Optional[List[str]] = typer.Option(None, help="Keep only battles of these categories."),
+    judge_prefix: Optional[str] = typer.Option(None, "--judge", help="Keep only battles whose judge starts with "
+                                               "this (e.g. 'human:' for human votes)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Bradley-Terry ratings (tie allowed and no tie) with bootstrap intervals, plus online Elo."""
+    import json
+
+    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.evaluate.elo import BattleError, battles_from_judgments, leaderboard
+
+    rows = [r for p in battles for r in read_jsonl(p)]
+    if rows and "kind" in rows[0]:
+        rows = battles_from_judgments(rows)
+    if category:
+        rows = [b for b in rows if b.get("category") in category]
+    if judge_prefix:
+        rows = [b for b in rows if str(b.get("judge") or "").startswith(judge_prefix)]
+    try:
+        board = leaderboard(rows, bootstrap=bootstrap, anchor=anchor)
+    except BattleError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(board, default=str))
+        return
+    for key in ("tie_allowed", "tie_none"):
+        typer.echo(f"-- {key.replace('_', ' ')}")
+        table = board[key]
+        if "error" in table:
+            typer.echo(f"   {table['error']}")
+            continue
+        for m, v in sorted(table.items(), key=lambda kv: -kv[1]["value"]):
+            typer.echo(f"   {m:<30} {v['value']:7.1f}  [{v['ci_low']:.1f}, {v['ci_high']:.1f}]  "
+                       f"{board['battle_counts'].get(m, 0)} battles")
 
 # --- rm, redteam, bench (evaluate/rm_bench.py, evaluate/redteam.py, evaluate/benchmarks.py) ---

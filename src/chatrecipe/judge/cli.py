@@ -1,7 +1,79 @@
-"""`chatrecipe judge`: the command-line face of this stage; thin commands, heavy imports inside them."""
+"""`chatrecipe judge single | pairwise`: judge answer files with any model, writing judgment records, resumably."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
+                  no_args_is_help=True, add_completion=False)
+
+JUDGE = typer.Option("smollm2-135m-instruct", "--judge", help="Judge model: a local model, openai:NAME "
+                     "(OPENAI_BASE_URL / OPENAI_API_KEY) or vllm:NAME.")
+QUESTIONS = typer.Option(..., "--questions", help="Question file (MT-Bench format).")
+OUTPUT = typer.Option(..., "-o", "--output", help="Judgment file (JSONL); judgments already in it are kept.")
+PROMPT = typer.Option(None, "--prompt", help="Judge prompt name or .txt file (default: chosen per question).")
+
+
+def _load(path: Path, kind: str) -> list[dict]:
+    from chatrecipe.data.records import load_records
+
+    result = load_records(path, kind)
+    for bad in result.rejected[:20]:
+        typer.echo(f"{bad['file']}:{bad['line']}: {bad['reason']}", err=True)
+    if not result.records:
+        typer.echo(f"error: no valid {kind} records in {path}", err=True)
+        raise typer.Exit(1)
+    return result.records
+
+
+def _backend(judge: str, output: Path, max_new_tokens: int, batch_size: int):
+    from chatrecipe.backends import load_backend
+
+    return load_backend(judge, cache_dir=output.parent / ".judge-cache", batch_size=batch_size)
+
+
+def _summary(records: list[dict]) -> None:
+    failed = sum(1 for r in records if r.get("error"))
+    typer.echo(f"{len(records)} judgments, {failed} failed (recorded with their reason, excluded from scores)")
+
+
+@app.command()
+def single(
+    answers: Path = typer.Option(..., "--answers", help="Answer file of one model."),
+    questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE,
+    prompt: Optional[str] = PROMPT, repeats: int = typer.Option(1, help="Judge N times (sampled) for a spread."),
+    max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
+) -> None:
+    """Grade each answer 1-10 (reference-guided for math, reasoning and coding when references exist)."""
+    from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.judge.single import judge_single
+
+    records = judge_single(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
+                           _load(answers, "answer"), output, prompt=prompt, repeats=repeats,
+                           params=GenerationParams(max_new_tokens=max_new_tokens))
+    _summary(records)
+
+
+@app.command()
+def pairwise(
+    answers_a: Path = typer.Option(..., "--answers-a", help="Answers of the model being evaluated."),
+    answers_b: Path = typer.Option(..., "--answers-b", help="Answers of the baseline."),
+    questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE, prompt: Optional[str] = PROMPT,
+    one_order: bool = typer.Option(False, help="Judge only in the A-B order (default: both orders)."),
+    repeats: int = typer.Option(1), max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
+) -> None:
+    """Compare two models' answers; both orders by default, conflicting verdicts become ties."""
+    from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.judge.pairwise import combine_orders, judge_pairwise
+
+    records = judge_pairwise(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
+                             _load(answers_a, "answer"), _load(answers_b, "answer"), output,
+                             both_orders=not one_order, prompt=prompt, repeats=repeats,
+                             params=GenerationParams(max_new_tokens=max_new_tokens))
+    _summary(records)
+    _, stats = combine_orders(records)
+    if stats["consistency"] is not None:
+        typer.echo(f"position consistency: {100 * stats['consistency']:.0f}% of {stats['both_orders']} pairs")

@@ -25,7 +25,7 @@ COMMON_DEFAULTS = {
     "lora_r": 16,
     "lora_alpha": 32,
     "lr_scheduler_type": "cosine",
-    "gradient_checkpointing": True,
+    "activation_checkpointing": True,
     "disable_tqdm": False,
     "use_cpu": None,
 }
