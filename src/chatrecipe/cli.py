@@ -172,6 +172,12 @@ def ls_benchmarks() -> None:
 
 
 def main() -> None:
+    import os
+    import warnings
+
+    # library deprecation chatter (transformers 5 renames) drowns the progress bars users need to see
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     app()
 
 

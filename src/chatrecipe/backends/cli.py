@@ -37,3 +37,49 @@ def generate(
     answers = generate_answers(backend, loaded.records, output,
                                GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature))
     typer.echo(f"{len(answers)} answers in {output}")
+
+
+@app.command("serve")
+def serve_command(
+    model: str = typer.Argument(..., help="Model reference (embedded name, folder, LoRA folder, .gguf)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (127.0.0.1 keeps it local)."),
+    port: int = typer.Option(8000, help="Port."),
+    name: Optional[str] = typer.Option(None, help="Model name reported by /v1/models."),
+    batch_size: int = typer.Option(8),
+) -> None:
+    """Serve a model over an OpenAI-compatible API (/v1/chat/completions with streaming, /v1/models)."""
+    from chatrecipe.serve import serve
+
+    serve(model, host=host, port=port, batch_size=batch_size, name=name)
+
+
+@app.command("chat")
+def chat_command(
+    model: str = typer.Argument(..., help="Model reference, or openai:NAME for an endpoint."),
+    system: Optional[str] = typer.Option(None, help="System message."),
+    max_new_tokens: int = typer.Option(256),
+    temperature: float = typer.Option(0.7),
+) -> None:
+    """Chat with a model in the terminal (empty line or Ctrl-D to quit; /reset starts over)."""
+    from chatrecipe.backends import load_backend
+    from chatrecipe.backends.base import GenerationParams
+
+    backend = load_backend(model)
+    history = [{"role": "system", "content": system}] if system else []
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature)
+    typer.echo(f"chatting with {backend.model}; empty line to quit, /reset to start over")
+    while True:
+        try:
+            text = input("you> ").strip()
+        except EOFError:
+            break
+        if not text:
+            break
+        if text == "/reset":
+            history = history[:1] if system else []
+            continue
+        history.append({"role": "user", "content": text})
+        result = backend.chat([history], params)[0]
+        reply = result.text if result.ok else f"[error: {result.error}]"
+        typer.echo(f"bot> {reply}")
+        history.append({"role": "assistant", "content": result.text or ""})

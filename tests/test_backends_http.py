@@ -1,0 +1,87 @@
+"""The OpenAI-compatible server and client, for real on 127.0.0.1: chat, streaming, retries under faults,
+caching so nothing is paid twice, and the spending cap."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from chatrecipe.backends import load_backend
+from chatrecipe.backends.base import GenerationParams
+from chatrecipe.backends.cache import CachedBackend
+from chatrecipe.backends.ledger import BudgetExceeded, Ledger
+from chatrecipe.backends.openai_client import OpenAIBackend
+from tests.servers import fault_injecting_app, running
+
+
+def test_serve_tiny_model_through_the_openai_client(tiny_model_path):
+    import openai
+
+    from chatrecipe.serve import create_app
+
+    local = load_backend(str(tiny_model_path), name="tiny")
+    with running(create_app(local)) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x")
+        assert [m.id for m in client.models.list().data] == ["tiny"]
+        # sampled with a seed: the random tiny model's greedy answer is only newlines, i.e. empty text
+        reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Say hello."}],
+                                               max_tokens=6, temperature=1.0, seed=3)
+        sampled = GenerationParams(max_new_tokens=6, temperature=1.0, seed=3)
+        direct = local.chat([[{"role": "user", "content": "Say hello."}]], sampled)[0]
+        assert direct.text
+        assert reply.choices[0].message.content == direct.text  # the server answers as the model does
+        assert reply.usage.completion_tokens == direct.completion_tokens
+        stream = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Say hello."}],
+                                                max_tokens=6, temperature=1.0, seed=3, stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream) == direct.text
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="tiny", messages=[{"role": "robot", "content": "x"}])
+        backend = OpenAIBackend("tiny", base_url=f"{url}/v1")
+        assert backend.chat([[{"role": "user", "content": "Say hello."}]], sampled)[0].text == direct.text
+
+
+def test_thirty_percent_transient_faults_all_complete_once_and_cache_once(tmp_path):
+    rng = random.Random(0)
+    faults = [("status", 429, {"Retry-After": "0.05"}), ("status", 500, {}), ("status", 503, {}),
+              ("truncated",), ("empty",), ("hang", 3)]
+
+    def script(body, n):
+        if rng.random() < 0.3:
+            return rng.choice(faults)
+        return ("ok", "answer to " + body["messages"][-1]["content"])
+
+    app = fault_injecting_app(script)
+    prompts = [[{"role": "user", "content": f"q{i}"}] for i in range(40)]
+    with running(app) as url:
+        inner = OpenAIBackend("judge", base_url=f"{url}/v1", max_concurrency=8, timeout=1.0, backoff=0.01,
+                              max_retries=8)
+        backend = CachedBackend(inner, tmp_path / "cache")
+        results = backend.chat(prompts, GenerationParams(max_new_tokens=5))
+        assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+        assert [r.text for r in results] == [f"answer to q{i}" for i in range(40)]
+        assert inner.retries > 0 and len(app.state.log) > 40
+        assert len(list((tmp_path / "cache").rglob("*.json"))) == 40  # each answer cached exactly once
+        requests_before = len(app.state.log)
+        again = backend.chat(prompts, GenerationParams(max_new_tokens=5))
+        assert all(r.cached for r in again) and len(app.state.log) == requests_before  # nothing paid twice
+
+
+def test_permanent_errors_come_back_as_errors_not_exceptions():
+    app = fault_injecting_app(lambda body, n: ("status", 400, {}))
+    with running(app) as url:
+        result = OpenAIBackend("judge", base_url=f"{url}/v1", backoff=0.01).chat([[{"role": "user", "content": "x"}]])[0]
+    assert not result.ok and "HTTP 400" in result.error and len(app.state.log) == 1  # 400 is not retried
+
+
+def test_spending_cap_stops_before_sending():
+    app = fault_injecting_app(lambda body, n: ("ok", "fine"))
+    ledger = Ledger(max_cost=0.0001, prices={"gpt-4o": (2.5, 10.0)})
+    with running(app) as url:
+        backend = OpenAIBackend("gpt-4o", base_url=f"{url}/v1", ledger=ledger)
+        with pytest.raises(BudgetExceeded, match="raise --max-cost"):
+            backend.chat([[{"role": "user", "content": "x" * 400}]] * 5, GenerationParams(max_new_tokens=512))
+    assert app.state.log == []
+    ledger.max_cost = None
+    ledger.record("gpt-4o", 1000, 100)
+    assert ledger.total_cost == pytest.approx((1000 * 2.5 + 100 * 10.0) / 1e6)
