@@ -19,7 +19,7 @@ def _questions(run, limit: int | None = None) -> list[dict]:
     return questions[:limit] if limit else questions
 
 
-def generate_all(run, args, checkpoints: dict[str, str], dtype: str | None = None) -> dict:
+def generate_all(run, args, checkpoints: dict[str, str]) -> dict:
     """Answers from every checkpoint (base, sft, dpo, rl) to the evaluation questions, with its own template."""
     from chatrecipe.backends import load_backend
     from chatrecipe.backends.base import GenerationParams
@@ -35,7 +35,7 @@ def generate_all(run, args, checkpoints: dict[str, str], dtype: str | None = Non
     answers, metrics = {}, {}
     for name in wanted:
         backend = load_backend(checkpoints[name], cache_dir=out_dir / "cache", batch_size=args.batch_size,
-                               dtype=dtype, name=name)
+                               dtype=args.dtype, name=name)
         path = out_dir / f"{name}.jsonl"
         records = generate_answers(backend, questions, path, params)
         backend.close()
@@ -51,6 +51,7 @@ def generate_all(run, args, checkpoints: dict[str, str], dtype: str | None = Non
 def judge_all(run, args) -> dict:
     """Pairwise verdicts (each trained checkpoint vs the baseline, both orders) and 1-10 grades for all."""
     from chatrecipe.backends import load_backend
+    from chatrecipe.backends.base import GenerationParams
     from chatrecipe.judge.pairwise import judge_pairwise
     from chatrecipe.judge.single import judge_single
 
@@ -59,8 +60,9 @@ def judge_all(run, args) -> dict:
     asked = {a["question_id"] for recs in answers.values() for a in recs}
     questions = [q for q in questions if q["question_id"] in asked]
     out_dir = run.stage_dir("judge")
-    judge = load_backend(args.model, cache_dir=out_dir / "cache", batch_size=args.batch_size,
-                         max_new_tokens=args.max_new_tokens, max_cost=args.max_cost)
+    judge = load_backend(args.model, cache_dir=out_dir / "cache", batch_size=args.batch_size, dtype=args.dtype,
+                         max_cost=args.max_cost)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
     files, metrics = {"pairwise": {}, "single": None}, {}
     if args.pairwise:
         if args.baseline not in answers:
@@ -70,7 +72,7 @@ def judge_all(run, args) -> dict:
                 continue
             path = out_dir / f"pairwise-{name}-vs-{args.baseline}.jsonl"
             records = judge_pairwise(judge, questions, answers[name], answers[args.baseline], path,
-                                     both_orders=args.both_orders, repeats=args.repeats)
+                                     both_orders=args.both_orders, repeats=args.repeats, params=params)
             files["pairwise"][name] = str(path)
             metrics[f"pairwise_{name}"] = {"judgments": len(records),
                                            "failures": sum(1 for r in records if r.get("error"))}
@@ -78,7 +80,7 @@ def judge_all(run, args) -> dict:
         path = out_dir / "single.jsonl"
         records = []
         for name in answers:
-            records += judge_single(judge, questions, answers[name], path, repeats=args.repeats)
+            records += judge_single(judge, questions, answers[name], path, repeats=args.repeats, params=params)
         files["single"] = str(path)
         metrics["single"] = {"judgments": len(records), "failures": sum(1 for r in records if r.get("error"))}
     judge.close()

@@ -22,8 +22,6 @@ class ModelArgs:
 
     name: str = EMBEDDED
     """Model reference: the embedded default, a folder, a .gguf file or a hub id."""
-    dtype: Optional[str] = None
-    """Weights dtype for generation (float32, bfloat16); training dtypes are set in the training sections."""
 
 
 @dataclass
@@ -61,6 +59,8 @@ class GenerateArgs:
     temperature: float = 0.0
     max_questions: Optional[int] = None
     """Answer only the first N questions (quick runs)."""
+    dtype: Optional[str] = None
+    """Weights dtype for generation: bfloat16 halves the time on CPUs with AVX512-BF16 and on GPUs."""
 
 
 @dataclass
@@ -78,6 +78,8 @@ class JudgeArgs:
     repeats: int = 1
     max_new_tokens: int = 256
     batch_size: int = 8
+    dtype: Optional[str] = None
+    """Weights dtype of a local judge (bfloat16 is about 2x faster on CPUs with AVX512-BF16)."""
     max_cost: Optional[float] = None
     """Stop before API spending would exceed this many dollars."""
 
@@ -220,7 +222,7 @@ def run_generate(run) -> dict:
     from chatrecipe.stage_eval import generate_all
 
     (args,) = check_section("generate", run.recipe)
-    return generate_all(run, args, checkpoints(run), dtype=_model(run).dtype)
+    return generate_all(run, args, checkpoints(run))
 
 
 def run_judge(run) -> dict:

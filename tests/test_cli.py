@@ -1,0 +1,51 @@
+"""The command line: fast --help, data validate reporting bad lines, recipe validation naming keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from chatrecipe.cli import app
+
+runner = CliRunner()
+
+
+def test_help_is_fast_and_lists_stages():
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "chatrecipe.cli", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and time.time() - started < 10
+    for group in ("data", "train", "judge", "eval", "run", "report", "serve", "generate"):
+        assert group in done.stdout
+    heavy = subprocess.run([sys.executable, "-c", "import sys, chatrecipe.cli; "
+                            "print(sorted(m for m in ('torch', 'transformers', 'trl', 'matplotlib') if m in sys.modules))"],
+                           capture_output=True, text=True)
+    assert heavy.stdout.strip() == "[]"  # heavy libraries load inside commands, not at start-up
+
+
+def test_data_validate_reports_each_bad_line(tmp_path):
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([json.dumps(good), "not json", json.dumps({"messages": [{"role": "user", "content": "x"}]}),
+                               json.dumps(good)]) + "\n")
+    result = runner.invoke(app, ["data", "validate", str(path), "--kind", "conversation", "-o",
+                                 str(tmp_path / "clean.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:2" in result.output and f"{path}:3" in result.output and "2 valid, 2 rejected" in result.output
+    assert len((tmp_path / "clean.rejected.jsonl").read_text().splitlines()) == 2
+    strict = runner.invoke(app, ["data", "validate", str(path), "--strict"])
+    assert strict.exit_code == 1
+    path.write_text("nothing valid\n")
+    assert runner.invoke(app, ["data", "validate", str(path)]).exit_code == 1
+
+
+def test_validate_recipe_names_the_bad_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("sft:\n  learning_rat: 1e-4\n")
+    result = runner.invoke(app, ["validate", str(recipe)])
+    assert result.exit_code == 2 and "learning_rat" in result.output
+    keys = runner.invoke(app, ["validate", "--keys", "judge"])
+    assert "judge.model: str" in keys.output
