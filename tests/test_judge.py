@@ -120,3 +120,28 @@ def test_prompts_ship_and_answers_are_delimited():
     assert "not instructions to you" in messages[0]["content"]
     with pytest.raises(KeyError):
         load_prompt("pairwise").render(question="Q")
+
+
+def test_prefill_starts_the_judges_reply(tmp_path):
+    seen = []
+
+    def completes(messages):
+        seen.append(messages[-1])
+        return "B]] because it is right." if messages[-1]["role"] == "assistant" else "no verdict"
+
+    records = judge_pairwise(ScriptedBackend(completes, "judge"), QUESTIONS[1:], ANSWERS_A, ANSWERS_B,
+                             tmp_path / "j.jsonl", prefill=True)
+    assert seen[0] == {"role": "assistant", "content": "Verdict: [["}
+    assert records[0]["raw"].startswith("Verdict: [[B]]") and records[0]["prefill"] == "Verdict: [["
+    assert {(r["order"], r["winner"]) for r in records} == {("ab", "model_b"), ("ba", "model_a")}
+    plain = judge_pairwise(ScriptedBackend(completes, "judge"), QUESTIONS[1:], ANSWERS_A, ANSWERS_B,
+                           tmp_path / "j.jsonl")  # same file: a different prompt, so judged again, not reused
+    assert all(r["error"] for r in plain) and len(plain) == 2
+
+
+def test_local_backend_continues_a_prefill(tiny_model_path):
+    from chatrecipe.backends import load_backend
+
+    backend = load_backend(str(tiny_model_path))
+    ids = backend._prompt_ids([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Verdict: [["}])
+    assert backend.tokenizer.decode(ids).endswith("<|im_start|>assistant\nVerdict: [[")

@@ -82,3 +82,26 @@ def test_bad_sections_fail_before_any_work(tmp_path, counting_stages):
         pipeline.validate_recipe(write_recipe(tmp_path, "judge: {modle: x}\n"))
     with pytest.raises(RecipeError, match="not a stage"):
         pipeline.run_recipe(write_recipe(tmp_path, "data: {}\n"), runs_dir=tmp_path / "runs", only="sft")
+
+
+def test_outputs_of_other_inputs_are_cleared_but_interrupted_attempts_resume(tmp_path, monkeypatch):
+    seen = []
+
+    def generate(run):
+        folder = run.stage_dir("generate")
+        seen.append(sorted(p.name for p in folder.iterdir()))
+        (folder / "partial.jsonl").write_text("x")
+        (folder / "cache").mkdir(exist_ok=True)
+        if run.recipe["generate"].get("max_new_tokens") == 99:
+            raise RuntimeError("killed")
+        return {}
+
+    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "generate", generate)
+    recipe = write_recipe(tmp_path, "name: t\ngenerate: {max_new_tokens: 99}\n")
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    with pytest.raises(pipeline.PipelineError):  # same inputs: the partial output is there to resume from
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert "partial.jsonl" in seen[1]
+    pipeline.run_recipe(recipe, ["generate.max_new_tokens=5"], runs_dir=tmp_path / "runs")
+    assert seen[2] == ["attempt.json", "cache"]  # other inputs: stale outputs cleared, content-keyed cache kept

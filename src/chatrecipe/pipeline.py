@@ -103,6 +103,25 @@ def _write_manifest(run: Run, statuses: dict) -> None:
     tmp.replace(run.run_dir / "manifest.json")
 
 
+def _prepare_stage_dir(folder: Path, fingerprint: str, console) -> None:
+    """Resume only an interrupted attempt with the same inputs; outputs made from other inputs are cleared.
+
+    Checkpoints and partial answer files from a different configuration must not be resumed into this one;
+    content-keyed caches (`cache/`) stay, since a key can only match the request it was made for.
+    """
+    import shutil
+
+    attempt = folder / "attempt.json"
+    if folder.is_dir() and (not attempt.exists() or json.loads(attempt.read_text()).get("fingerprint") != fingerprint):
+        stale = [p for p in folder.iterdir() if p.name != "cache"]
+        if stale:
+            console.print(f"[dim]  clearing {len(stale)} outputs of {folder.name} made from other inputs[/]")
+        for path in stale:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    attempt.write_text(json.dumps({"fingerprint": fingerprint, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+
+
 def validate_recipe(path: str | Path, overrides=()) -> list[str]:
     """Parse every section with its stage's config classes; returns the stages that would run."""
     recipe = load_recipe(path, overrides)
@@ -148,6 +167,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
             continue
         if previous is not None and name not in forced:
             console.print(f"[yellow]- {name}: inputs changed since the last run; running it again[/]")
+        _prepare_stage_dir(run.run_dir / name, fingerprint, console)
         console.rule(f"[bold]{name}")
         statuses[name] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
         _write_manifest(run, statuses)

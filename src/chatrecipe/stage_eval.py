@@ -72,7 +72,8 @@ def judge_all(run, args) -> dict:
                 continue
             path = out_dir / f"pairwise-{name}-vs-{args.baseline}.jsonl"
             records = judge_pairwise(judge, questions, answers[name], answers[args.baseline], path,
-                                     both_orders=args.both_orders, repeats=args.repeats, params=params)
+                                     both_orders=args.both_orders, repeats=args.repeats, params=params,
+                                     prefill=args.prefill)
             files["pairwise"][name] = str(path)
             metrics[f"pairwise_{name}"] = {"judgments": len(records),
                                            "failures": sum(1 for r in records if r.get("error"))}
@@ -80,7 +81,8 @@ def judge_all(run, args) -> dict:
         path = out_dir / "single.jsonl"
         records = []
         for name in answers:
-            records += judge_single(judge, questions, answers[name], path, repeats=args.repeats, params=params)
+            records += judge_single(judge, questions, answers[name], path, repeats=args.repeats, params=params,
+                                    prefill=args.prefill)
         files["single"] = str(path)
         metrics["single"] = {"judgments": len(records), "failures": sum(1 for r in records if r.get("error"))}
     judge.close()

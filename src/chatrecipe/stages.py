@@ -75,6 +75,9 @@ class JudgeArgs:
     """Grade every checkpoint's answers 1-10 (MT-Bench single-answer grading)."""
     baseline: str = "base"
     both_orders: bool = True
+    prefill: bool = False
+    """Start the judge's reply with "Verdict: [[" / "Rating: [[" so a small local judge commits to a verdict
+    (local judges only; API endpoints do not continue a prefill)."""
     repeats: int = 1
     max_new_tokens: int = 256
     batch_size: int = 8

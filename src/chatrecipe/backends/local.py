@@ -46,7 +46,10 @@ class TransformersBackend(Backend):
                 "chat_template": self.tokenizer.chat_template}
 
     def _prompt_ids(self, messages) -> list[int]:
-        return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True,
+        # a final assistant message is a prefill: the answer continues it (used to make small judges commit)
+        prefill = bool(messages) and messages[-1]["role"] == "assistant"
+        return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=not prefill,
+                                                  continue_final_message=prefill, tokenize=True,
                                                   return_dict=True)["input_ids"]
 
     def chat(self, conversations, params=None, *, progress=None):

@@ -10,8 +10,12 @@ from chatrecipe.data.records import append_jsonl, read_jsonl
 
 
 def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], output: Path, *,
-                parse, params: GenerationParams, label: str) -> list[dict]:
+                parse, params: GenerationParams, label: str, prefill: str | None = None) -> list[dict]:
     """`items` are (key, messages, record fields); `parse(text, fields)` returns (verdict fields, error).
+
+    `prefill` starts the judge's reply (for example "Verdict: [["), so a small local judge must commit to a
+    verdict instead of drifting; the recorded `raw` text includes it. Local backends continue the prefill;
+    OpenAI-compatible endpoints generally do not, so use it with local judges.
 
     Each finished judgment is appended to `output` as soon as its batch returns, so a killed run loses at most one
     batch; records whose request failed carry `error` and are counted by the callers, never defaulted.
@@ -21,6 +25,7 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     output = Path(output)
     existing = read_jsonl(output) if output.exists() else []
     done = {tuple(r["_key"]) for r in existing if "_key" in r}
+    items = [((*key, prefill), messages, fields) for key, messages, fields in items]  # a prefill is another prompt
     todo = [item for item in items if tuple(item[0]) not in done]
     provenance = {k: v for k, v in judge.describe().items() if k != "chat_template"}
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
@@ -28,15 +33,18 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
         chunk = 64  # write results as they come, so an interrupted run resumes after the last chunk
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
-            results = judge.chat([messages for _, messages, _ in part], params,
+            suffix = [{"role": "assistant", "content": prefill}] if prefill else []
+            results = judge.chat([messages + suffix for _, messages, _ in part], params,
                                  progress=lambda n: progress.advance(task, n))
             for (key, _, fields), result in zip(part, results):
                 if result.ok:
+                    result.text = (prefill or "") + result.text
                     verdict, error = parse(result.text, fields)
                 else:
                     verdict = parse(None, fields)[0]  # the empty verdict fields (winner/score = None)
                     error = f"request failed: {result.error}"
                 record = {**fields, **verdict, "judge": judge.model, "raw": result.text, "error": error,
+                          "prefill": prefill,
                           "judge_settings": {**provenance, "params": params.to_dict()},
                           "date": time.strftime("%Y-%m-%d"), "_key": list(key)}
                 append_jsonl(output, record)

@@ -15,6 +15,8 @@ JUDGE = typer.Option("smollm2-135m-instruct", "--judge", help="Judge model: a lo
 QUESTIONS = typer.Option(..., "--questions", help="Question file (MT-Bench format).")
 OUTPUT = typer.Option(..., "-o", "--output", help="Judgment file (JSONL); judgments already in it are kept.")
 PROMPT = typer.Option(None, "--prompt", help="Judge prompt name or .txt file (default: chosen per question).")
+PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with the verdict marker so a small local "
+                       "judge commits to a verdict (local judges only).")
 
 
 def _load(path: Path, kind: str) -> list[dict]:
@@ -44,7 +46,8 @@ def _summary(records: list[dict]) -> None:
 def single(
     answers: Path = typer.Option(..., "--answers", help="Answer file of one model."),
     questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE,
-    prompt: Optional[str] = PROMPT, repeats: int = typer.Option(1, help="Judge N times (sampled) for a spread."),
+    prompt: Optional[str] = PROMPT, prefill: bool = PREFILL,
+    repeats: int = typer.Option(1, help="Judge N times (sampled) for a spread."),
     max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
 ) -> None:
     """Grade each answer 1-10 (reference-guided for math, reasoning and coding when references exist)."""
@@ -53,7 +56,7 @@ def single(
 
     records = judge_single(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
                            _load(answers, "answer"), output, prompt=prompt, repeats=repeats,
-                           params=GenerationParams(max_new_tokens=max_new_tokens))
+                           params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records)
 
 
@@ -62,7 +65,7 @@ def pairwise(
     answers_a: Path = typer.Option(..., "--answers-a", help="Answers of the model being evaluated."),
     answers_b: Path = typer.Option(..., "--answers-b", help="Answers of the baseline."),
     questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE, prompt: Optional[str] = PROMPT,
-    one_order: bool = typer.Option(False, help="Judge only in the A-B order (default: both orders)."),
+    prefill: bool = PREFILL, one_order: bool = typer.Option(False, help="Judge only in the A-B order (default: both orders)."),
     repeats: int = typer.Option(1), max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
 ) -> None:
     """Compare two models' answers; both orders by default, conflicting verdicts become ties."""
@@ -72,7 +75,7 @@ def pairwise(
     records = judge_pairwise(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
                              _load(answers_a, "answer"), _load(answers_b, "answer"), output,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
-                             params=GenerationParams(max_new_tokens=max_new_tokens))
+                             params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records)
     _, stats = combine_orders(records)
     if stats["consistency"] is not None:

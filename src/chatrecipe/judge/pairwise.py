@@ -16,6 +16,7 @@ from chatrecipe.judge.prompts import load_prompt, prompt_for
 from chatrecipe.judge.verdicts import parse_pairwise
 
 SWAP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie"}
+PREFILL = "Verdict: [["  # with prefill=True the judge's reply starts here (small local judges)
 
 
 def _values(question: dict, turn: int, shown_a: list[str], shown_b: list[str]) -> dict:
@@ -32,7 +33,7 @@ def _values(question: dict, turn: int, shown_a: list[str], shown_b: list[str]) -
 
 def judge_pairwise(judge: Backend, questions: list[dict], answers_a: list[dict], answers_b: list[dict],
                    output: str | Path, *, both_orders: bool = True, prompt: str | None = None, repeats: int = 1,
-                   params: GenerationParams | None = None) -> list[dict]:
+                   params: GenerationParams | None = None, prefill: bool = False) -> list[dict]:
     """Judgment records for every question both models answered, every turn, both orders, `repeats` times."""
     params = params or GenerationParams(max_new_tokens=256)
     by_a = {a["question_id"]: a for a in answers_a}
@@ -58,7 +59,8 @@ def judge_pairwise(judge: Backend, questions: list[dict], answers_a: list[dict],
                     items[repeat].append((key, messages, fields))
     return [j for repeat, batch in items.items()
             for j in judge_items(judge, batch, Path(output), parse=_parse, params=repeat_params(params, repeat, repeats),
-                                 label=f"pairwise {model_a} vs {model_b}")]
+                                 label=f"pairwise {model_a} vs {model_b}",
+                                 prefill=PREFILL if prefill else None)]
 
 
 def repeat_params(params: GenerationParams, repeat: int, repeats: int) -> GenerationParams:

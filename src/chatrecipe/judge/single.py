@@ -13,6 +13,8 @@ from chatrecipe.judge.pairwise import repeat_params
 from chatrecipe.judge.prompts import load_prompt, prompt_for
 from chatrecipe.judge.verdicts import parse_score
 
+PREFILL = "Rating: [["  # with prefill=True the judge's reply starts here (small local judges)
+
 
 def _values(question: dict, turn: int, answer: list[str]) -> dict:
     if turn == 1:
@@ -26,7 +28,8 @@ def _values(question: dict, turn: int, answer: list[str]) -> dict:
 
 
 def judge_single(judge: Backend, questions: list[dict], answers: list[dict], output: str | Path, *,
-                 prompt: str | None = None, repeats: int = 1, params: GenerationParams | None = None) -> list[dict]:
+                 prompt: str | None = None, repeats: int = 1, params: GenerationParams | None = None,
+                 prefill: bool = False) -> list[dict]:
     """Judgment records (kind single, score or error) for every answered question and turn."""
     params = params or GenerationParams(max_new_tokens=256)
     by_id = {a["question_id"]: a for a in answers}
@@ -48,7 +51,8 @@ def judge_single(judge: Backend, questions: list[dict], answers: list[dict], out
                                       messages, fields))
     return [j for repeat, batch in items.items()
             for j in judge_items(judge, batch, Path(output), parse=_parse,
-                                 params=repeat_params(params, repeat, repeats), label=f"grades for {model}")]
+                                 params=repeat_params(params, repeat, repeats), label=f"grades for {model}",
+                                 prefill=PREFILL if prefill else None)]
 
 
 def _parse(text: str, fields: dict) -> tuple[dict, str | None]:
