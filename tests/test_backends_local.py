@@ -49,3 +49,24 @@ def test_generate_answers_multiturn_and_resume(tiny_model_path, tmp_path):
     answers = generate_answers(backend, QUESTIONS, out, GenerationParams(max_new_tokens=6))
     assert [a["question_id"] for a in answers] == [1, 2, 3]
     assert len(out.read_text().splitlines()) == 3  # the first two were not generated again
+
+
+def test_vllm_refuses_clearly_without_vllm_or_gpu():
+    import pytest
+
+    from chatrecipe.backends.vllm_backend import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="vLLM|CUDA"):
+        load_backend("vllm:smollm2-135m-instruct")
+
+
+@__import__("pytest").mark.gpu
+def test_vllm_answers_like_the_local_backend():  # runs only where vLLM and a GPU exist
+    import pytest
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    prompt = [[{"role": "user", "content": "What is the capital of France?"}]]
+    fast = load_backend("vllm:smollm2-135m-instruct").chat(prompt, GenerationParams(max_new_tokens=16))
+    assert "Paris" in fast[0].text

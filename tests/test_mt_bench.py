@@ -1,0 +1,56 @@
+"""MT-Bench tables: FastChat llm_judge's published files read as they are, with show_result.py's numbers.
+
+Expected values are computed by hand from the fixture files, following FastChat's show_result.py: failed grades
+(score -1) and pairs with an 'error' verdict are dropped; a pair whose two games disagree (or tie) is a tie.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chatrecipe.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures" / "fastchat"
+
+
+def run_json(*files) -> dict:
+    args = ["eval", "mt-bench", "--json"] + [a for f in files for a in ("--judgments", str(f))]
+    result = CliRunner().invoke(app, args + ["--questions", str(FIXTURES / "question.jsonl")])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_single_scores_match_show_result():
+    table = run_json(FIXTURES / "model_judgment" / "gpt-4_single.jsonl")["single"]
+    a, b = table["model-a"], table["model-b"]
+    assert a["turns"]["1"] == pytest.approx(7.0) and a["turns"]["2"] == pytest.approx(6.0)
+    assert a["score"] == pytest.approx(6.5) and a["failed"] == 1 and a["valid"] == 4
+    assert b["turns"]["1"] == pytest.approx(4.5) and b["turns"]["2"] == pytest.approx(3.0)
+    assert b["score"] == pytest.approx(4.0) and b["failed"] == 1
+    assert a["categories"] == {"math": pytest.approx(5.5), "writing": pytest.approx(7.5)}
+
+
+def test_pairwise_counts_match_show_result():
+    pairs = run_json(FIXTURES / "model_judgment" / "gpt-4_pair.jsonl")["pairwise"]
+    assert {k: pairs["model-a"][k] for k in ("win", "loss", "tie")} == {"win": 2, "loss": 1, "tie": 2}
+    assert {k: pairs["model-b"][k] for k in ("win", "loss", "tie")} == {"win": 1, "loss": 2, "tie": 2}
+    assert pairs["model-a"]["win_rate"] == pytest.approx(0.4)
+    assert pairs["model-a"]["loss_rate"] == pytest.approx(0.2)
+    assert pairs["model-a"]["win_rate_adjusted"] == pytest.approx(0.6)
+    assert pairs["model-b"]["win_rate_adjusted"] == pytest.approx(0.4)
+
+
+def test_chatrecipe_judgments_and_radar(tmp_path):
+    from chatrecipe.evaluate.mt_bench import radar_plot, single_scores
+
+    judgments = [{"question_id": 1, "kind": "single", "model": m, "turn": 1, "score": s, "error": None,
+                  "category": c} for m, s, c in (("x", 8, "math"), ("x", 6, "writing"), ("y", 3, "math"))]
+    judgments.append({"question_id": 2, "kind": "single", "model": "y", "turn": 1, "score": None, "error": "bad"})
+    table = single_scores(judgments)
+    assert table["x"]["score"] == 7 and table["y"]["failed"] == 1 and table["y"]["valid"] == 1
+    assert table["x"]["ci_low"] < 7 < table["x"]["ci_high"]
+    assert radar_plot(table, tmp_path / "radar.png").stat().st_size > 1000
