@@ -131,7 +131,7 @@ def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, boot
 
 
 def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_dir: Path,
-                  judge: str | None = None) -> tuple[dict, dict]:
+                  judge: str | None = None, checkpoints: dict | None = None) -> tuple[dict, dict]:
     from chatrecipe.evaluate.audit import length_bias, position_bias, scoring_vs_ranking
     from chatrecipe.report.plots import bars_with_intervals
 
@@ -153,8 +153,10 @@ def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_d
         side = "first" if first["value"] > 0.5 else "second"
         warnings.append(f"Position bias: the judge picked the {side}-shown answer in {100 * first['value']:.0f}% of "
                         "decisive verdicts.")
-    if judge and any(judge == j.get("model_a") or judge == j.get("model_b") for j in pairwise):
-        warnings.append("The judge is one of the judged models (self-preference risk).")
+    judged = set((checkpoints or {}).values()) | {m for j in pairwise for m in (j.get("model_a"), j.get("model_b"))}
+    if judge and (judge in judged or judge == (checkpoints or {}).get("base")):
+        warnings.append(f"The judge ({judge}) is the base model of the judged checkpoints: a judge of the same "
+                        "family as the models (or their data generator) tends to prefer its own style.")
     section = {"title": "Judge audit", "order": 80, "warnings": warnings,
                "text": "Measured on this run's own judgments: how often the judge prefers the first position, "
                        "stays consistent when answers swap places, prefers the longer answer, and whether its 1-10 "

@@ -87,7 +87,7 @@ def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: li
         write_records(path, records)
         write_rejected(path, rejected + removed)
         (output_dir / f"{name}-cleaning.json").write_text(json.dumps(report, indent=1, default=str))
-        plots = write_stats(after, output_dir / f"stats-{name}")
+        plots = write_stats(after, output_dir / f"stats-{name}", label=name)
         outputs[name] = str(path)
         metrics[name] = counts
         sections.append((name, counts, before, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots

@@ -117,7 +117,8 @@ def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
                                                                      bootstrap=args.bootstrap, seed=run.seed)))
     if pairwise and args.audit:
         builders.append(("80-audit", lambda: eval_sections.audit_section(pairwise, single, answers, out_dir,
-                                                                         judge=run.artifacts.get("judge_model"))))
+                                                                         judge=run.artifacts.get("judge_model"),
+                                                                         checkpoints=checkpoints)))
     metrics = {}
     for name, build in builders:
         section, per_model = build()

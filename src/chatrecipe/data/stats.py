@@ -112,7 +112,7 @@ def _markdown(tables: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _plots(stats: dict, output_dir: Path) -> list[Path]:
+def _plots(stats: dict, output_dir: Path, label: str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,7 +124,7 @@ def _plots(stats: dict, output_dir: Path) -> list[Path]:
         ax.hist(values, bins=min(30, max(5, len(values) // 4)), alpha=0.6, label=source)
     ax.set_xlabel("tokens per example")
     ax.set_ylabel("examples")
-    ax.set_title("Length distribution by source")
+    ax.set_title(f"{label}: length distribution by source")
     ax.legend(fontsize=8)
     fig.tight_layout()
     written.append(output_dir / "length_histogram.png")
@@ -139,7 +139,7 @@ def _plots(stats: dict, output_dir: Path) -> list[Path]:
         ax.bar(x + 0.2, [t["target_percent"] or 0 for t in tasks], width=0.4, label=f"target: {stats['target_mix']}")
     ax.set_xticks(x, [t["category"] for t in tasks], rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("% of examples")
-    ax.set_title("Task distribution")
+    ax.set_title(f"{label}: task distribution")
     ax.legend(fontsize=8)
     fig.tight_layout()
     written.append(output_dir / "task_distribution.png")
@@ -148,8 +148,8 @@ def _plots(stats: dict, output_dir: Path) -> list[Path]:
     return written
 
 
-def write_stats(stats: dict, output_dir: str | Path) -> list[Path]:
-    """stats.json, stats.md, one CSV per table and the PNG plots; returns the paths."""
+def write_stats(stats: dict, output_dir: str | Path, label: str = "data") -> list[Path]:
+    """stats.json, stats.md, one CSV per table and the PNG plots (titled with `label`); returns the paths."""
     import csv
 
     output_dir = Path(output_dir)
@@ -165,4 +165,4 @@ def write_stats(stats: dict, output_dir: str | Path) -> list[Path]:
             writer.writerow(table["columns"])
             writer.writerows(table["rows"])
         paths.append(path)
-    return paths + _plots(stats, output_dir)
+    return paths + _plots(stats, output_dir, label)

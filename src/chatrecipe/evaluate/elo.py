@@ -181,6 +181,9 @@ def leaderboard(battles: list[dict], bootstrap: int = 1000, seed: int = 0, ancho
     result = {"battles": len(battles), "battle_counts": counts}
     for ties in ("allowed", "none"):
         usable = battles if ties == "allowed" else [b for b in battles if b["winner"] in ("model_a", "model_b")]
+        if not usable:
+            result[f"tie_{ties}"] = {"error": "no decisive battles: every battle was a tie"}
+            continue
         try:
             bradley_terry(usable, ties, anchor)  # refuses one model / disconnected graphs with a clear message
             result[f"tie_{ties}"] = bootstrap_ratings(usable, bootstrap, ties, seed, anchor)

@@ -85,7 +85,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
 
 def _settings(config, model_config, args) -> dict:
     settings = {"method": args.method, "num_train_epochs": config.num_train_epochs, "max_steps": config.max_steps,
-                "learning_rate": config.learning_rate, "lr_scheduler_type": str(config.lr_scheduler_type),
+                "learning_rate": config.learning_rate, "lr_scheduler_type": getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type),
                 "per_device_train_batch_size": config.per_device_train_batch_size,
                 "gradient_accumulation_steps": config.gradient_accumulation_steps, "bf16": config.bf16,
                 "padding_free": config.padding_free}
