@@ -64,3 +64,30 @@ def test_margins_dropped_when_some_are_missing_and_identical_pairs_rejected(tmp_
     with pytest.raises(TrainingInputError):
         dpo.run(FAST, model=str(tiny_model_path), train_files=[tmp_path / "missing.jsonl"],
                 output_dir=tmp_path / "x")
+
+
+def test_rloo_with_the_trained_reward_model(tmp_path, sft_adapter, tiny_model_path):
+    from chatrecipe.train import rl
+
+    data = write_preferences(tmp_path / "p.jsonl", n=8)
+    reward.run(FAST, model=str(tiny_model_path), train_files=[data], output_dir=tmp_path / "rm")
+    metrics = rl.run({**FAST, "max_steps": 2, "num_generations": 2, "max_completion_length": 8,
+                      "per_device_train_batch_size": 2},
+                     model=str(sft_adapter), reward_model=str(tmp_path / "rm" / "final"), prompt_files=[data],
+                     output_dir=tmp_path / "rl")
+    assert metrics["global_step"] == 2 and metrics["reward_first"] is not None
+    assert (tmp_path / "rl" / "final" / "adapter_config.json").exists() and (tmp_path / "rl" / "reward.png").exists()
+
+
+def test_reward_model_with_several_outputs_is_refused(tmp_path, tiny_tokenizer):
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from chatrecipe.train.rl import load_reward_model
+
+    config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, num_labels=3,
+                         pad_token_id=tiny_tokenizer.pad_token_id)
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "three")
+    tiny_tokenizer.save_pretrained(tmp_path / "three")
+    with pytest.raises(TrainingInputError, match="one output, this head has 3"):
+        load_reward_model(str(tmp_path / "three"))

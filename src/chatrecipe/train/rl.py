@@ -1,0 +1,82 @@
+"""Online RL from a trained reward model with TRL's RLOOTrainer (REINFORCE Leave-One-Out).
+
+Run as: `chatrecipe train rl --config recipes/rlhf-demo.yaml --model runs/x/sft/final --reward-model runs/x/rm/final`.
+
+RLOO samples `num_generations` completions per prompt, scores them with the reward model, and uses each
+completion's reward minus the mean of the others as its advantage — PPO's job without a value network, which
+makes it the practical RLHF choice on small hardware. The prompts are the preference data's prompts; the
+reward model is the one `train rm` produced (adapter or full), loaded as a one-output classifier.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatrecipe.recipe import parse_section
+from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.outputs import TrainingInputError, finish, load_training_records, resume_point, save_final
+from chatrecipe.train.peft_setup import load_for_training, peft_config
+
+
+def load_reward_model(reward_model: str):
+    """The reward model as a frozen one-output classifier, and its tokenizer."""
+    from transformers import AutoModelForSequenceClassification
+
+    from chatrecipe.models import load_model, load_tokenizer
+
+    model = load_model(reward_model, model_class=AutoModelForSequenceClassification, dtype="float32")
+    if model.config.num_labels != 1:
+        raise TrainingInputError(f"{reward_model}: a reward model needs one output, this head has "
+                                 f"{model.config.num_labels}")
+    tokenizer = load_tokenizer(reward_model)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def run(section: dict, *, model: str, reward_model: str, prompt_files: list, output_dir: Path, seed: int = 42,
+        resume: bool | str = True) -> dict:
+    """Train the policy against the reward model; save `output_dir/final`; return metrics (reward curve)."""
+    from datasets import Dataset
+    from trl import RLOOTrainer
+
+    from chatrecipe.models import load_tokenizer
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    section = {"num_generations": 4, "max_completion_length": 64, "per_device_train_batch_size": 4,
+               "logging_steps": 1, **(section or {})}
+    config, model_config, args = parse_section(with_defaults("rl", section), *config_classes("rl"), where="rl",
+                                               fixed={"output_dir": str(output_dir), "seed": seed})
+    check_method(args)
+    checkpoint = resume_point(output_dir, resume)
+    records = load_training_records(prompt_files, "preference", output_dir)
+    prompts = Dataset.from_list([{"prompt": r["prompt"]} for r in records])
+    scorer, scorer_tokenizer = load_reward_model(reward_model)
+    tokenizer = load_tokenizer(model)
+    trainer = RLOOTrainer(
+        model=load_for_training(model, args.method, dtype=model_config.dtype),
+        reward_funcs=scorer, args=config, train_dataset=prompts, processing_class=tokenizer,
+        reward_processing_classes=scorer_tokenizer, peft_config=peft_config(model_config, args.method),
+    )
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+    extra = {"prompts": len(prompts), "method": args.method, "reward_model": reward_model, "resumed_from": checkpoint,
+             "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None}
+    save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
+               generation_template=tokenizer.chat_template, stage="rl")
+    return finish(trainer, output_dir, result, started, extra,
+                  {"reward": ["reward"], "loss": ["loss"], "learning_rate": ["learning_rate"],
+                   "kl": ["kl"], "completion_length": ["completions/mean_length"]})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m chatrecipe.train.rl --config RECIPE.yaml --model SFT --reward-model RM`."""
+    from chatrecipe.train.cli import run_stage_from_argv
+
+    run_stage_from_argv("rl", argv)
+
+
+if __name__ == "__main__":
+    main()
