@@ -2,7 +2,7 @@
 
 Run as: `chatrecipe eval elo battles.jsonl [--bootstrap 1000] [--json]`.
 
-Bradley-Terry is fitted by maximum likelihood on the matrix of pair counts (MM updates), not battle by battle:
+Bradley-Terry is fitted by maximum likelihood on the matrix of pair counts (Newton's method), not battle by battle:
 the ratings are the same as a logistic regression on every battle, and a bootstrap resamples the counts
 (multinomially) instead of the rows — hundreds of times faster on large battle files (PERFORMANCE-NOTES). Ties
 count as half a win for each side ("tie allowed") or are dropped ("no tie"), and both tables are reported, as
@@ -85,28 +85,46 @@ def components(models: list[str], wins: np.ndarray) -> list[list[str]]:
     return parts
 
 
-def fit_bradley_terry(wins: np.ndarray, iterations: int = 10000, tol: float = 1e-10,
-                      prior: float = 0.0) -> np.ndarray:
-    """Log-strengths by the MM algorithm (Hunter 2004) on pair counts; mean log-strength is 0.
+def _log_likelihood(theta: np.ndarray, wins: np.ndarray) -> float:
+    diff = theta[:, None] - theta[None, :]
+    return float((wins * -np.logaddexp(0.0, -diff)).sum())
 
-    `prior` adds that many virtual ties against every other model — zero for the exact maximum likelihood; a
-    small value keeps ratings finite in bootstrap samples where a model happens to win or lose everything.
+
+def fit_bradley_terry(wins: np.ndarray, iterations: int = 100, tol: float = 1e-10, prior: float = 0.0) -> np.ndarray:
+    """Maximum-likelihood log-strengths by Newton's method on the pair-count matrix; mean log-strength is 0.
+
+    The log-likelihood of Bradley-Terry is concave, so Newton with step halving converges in a handful of
+    iterations on an n x n problem, whatever the number of battles. `prior` adds that many virtual ties against
+    every other model — zero for the exact maximum likelihood; a little keeps ratings finite in bootstrap
+    samples where a model happens to win or lose everything.
     """
     n = len(wins)
     w = wins + prior * 0.5 * (1 - np.eye(n))
     games = w + w.T
-    total_wins = w.sum(axis=1)
-    p = np.ones(n)
+    theta = np.zeros(n)
+    current = _log_likelihood(theta, w)
     for _ in range(iterations):
-        denom = (games / (p[:, None] + p[None, :])).sum(axis=1)
-        new = np.where(denom > 0, total_wins / np.maximum(denom, 1e-300), p)
-        new = np.maximum(new, 1e-300)
-        new /= math.exp(np.log(new).mean())
-        if np.max(np.abs(np.log(new) - np.log(p))) < tol:
-            p = new
+        p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
+        gradient = w.sum(axis=1) - (games * p).sum(axis=1)
+        q = games * p * (1 - p)
+        hessian = q - np.diag(q.sum(axis=1))
+        # the likelihood only sees differences: pin the last strength and solve for the others
+        try:
+            step = np.linalg.solve(hessian[:-1, :-1], -gradient[:-1])
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hessian[:-1, :-1], -gradient[:-1], rcond=None)[0]
+        scale = 1.0
+        while scale > 1e-6:
+            candidate = theta.copy()
+            candidate[:-1] += scale * step
+            value = _log_likelihood(candidate, w)
+            if value >= current - 1e-12:
+                break
+            scale /= 2
+        theta, previous, current = candidate, current, value
+        if np.max(np.abs(scale * step)) < tol or abs(current - previous) < tol * max(1.0, abs(current)):
             break
-        p = new
-    return np.log(p)
+    return theta - theta.mean()
 
 
 def to_elo(log_strength: np.ndarray, models: list[str], anchor: str | None = None) -> dict[str, float]:
@@ -154,7 +172,7 @@ def bootstrap_ratings(battles: list[dict], rounds: int = 1000, ties: str = "allo
     for r in range(rounds):
         draw = rng.multinomial(total, cells / total).astype(float)
         sample = _with_ties(draw[:n * n].reshape(n, n), draw[n * n:].reshape(n, n), ties)
-        elo = to_elo(fit_bradley_terry(sample, iterations=2000, tol=1e-8, prior=0.01), models, anchor)
+        elo = to_elo(fit_bradley_terry(sample, tol=1e-8, prior=0.01), models, anchor)
         samples[r] = [elo[m] for m in models]
     low, high = np.quantile(samples, [0.025, 0.975], axis=0)
     return {m: {"value": point[m], "ci_low": float(low[i]), "ci_high": float(high[i])} for i, m in enumerate(models)}
