@@ -23,12 +23,18 @@ data: {{sft_files: ["{tmp_path / 'data.jsonl'}"]}}
 sft: {{max_steps: 4, per_device_train_batch_size: 2, logging_steps: 1, save_steps: 2, bf16: false,
        activation_checkpointing: false, method: lora}}
 """)
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",
+    # `--cpu` alone starts a single process; `--multi_gpu` starts torch.distributed workers, and without CUDA
+    # the trainer's `use_cpu` makes them a gloo process group on the CPU
+    from tests.servers import free_port
+
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()),
                "-m", "chatrecipe.train.sft", "--config", str(recipe), "--output-dir", str(tmp_path / "out")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["world_size"] == 2
     history = json.loads((tmp_path / "out" / "log_history.json").read_text())
     assert history[-1]["step"] == 4
     state = json.loads((tmp_path / "out" / "checkpoint-4" / "trainer_state.json").read_text())

@@ -129,7 +129,8 @@ def finish(trainer, output_dir: Path, train_result, started: float, extra: dict,
     history = trainer.state.log_history
     (output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
     metrics = {k: v for k, v in train_result.metrics.items() if isinstance(v, (int, float))}
-    metrics.update(global_step=trainer.state.global_step, wall_seconds=round(time.time() - started, 1), **extra)
+    metrics.update(global_step=trainer.state.global_step, wall_seconds=round(time.time() - started, 1),
+                   world_size=trainer.args.world_size, **extra)
     plot_curves(history, output_dir, curves)
     if trainer.accelerator.is_main_process:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
