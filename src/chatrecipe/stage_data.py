@@ -30,7 +30,8 @@ def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
     return records, rejected
 
 
-def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: dict) -> tuple[list, list, dict]:
+def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: dict,
+           refusals: bool) -> tuple[list, list, dict]:
     """Dedup, decontaminate and length-filter one set; returns kept records, removed ones (with reasons), report."""
     from chatrecipe.data.decontaminate import decontaminate
     from chatrecipe.data.dedup import dedup
@@ -49,7 +50,7 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
         counts["contaminated"] = before - len(records)
         report["contamination"] = contaminated
     if args.max_tokens:
-        records, rejected = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens)
+        records, rejected = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
         counts["filtered"] = len(rejected)
         removed += rejected
     return records, removed, report
@@ -77,7 +78,8 @@ def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: li
         records, rejected = _load(paths, kind)
         counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected)}
         before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
-        records, removed, report = _clean(records, questions, args, tokenizer, counts)
+        # a refusal is a bad demonstration but can be the right *chosen* answer of a preference pair
+        records, removed, report = _clean(records, questions, args, tokenizer, counts, refusals=name == "sft")
         if name == "sft" and args.size and args.size < len(records):
             records = random.Random(seed).sample(records, args.size)
             counts["subsampled_to"] = args.size

@@ -16,11 +16,13 @@ def _eval_index(eval_sets: list[list[dict]], n: int) -> dict[tuple, str]:
     index: dict[tuple, str] = {}
     for records in eval_sets:
         for record in records:
-            text = prompt_text(record) or full_text(record)
             rid = str(record.get("question_id", record.get("id", "?")))
-            grams = ngrams(text, n) or ({tuple(words(text))} if words(text) else set())
-            for gram in grams:
-                index.setdefault(gram, rid)
+            # each turn on its own too: a training record may repeat one short turn of a multi-turn question
+            texts = [prompt_text(record) or full_text(record)] + list(record.get("turns") or [])
+            for text in texts:
+                grams = ngrams(text, n) or ({tuple(words(text))} if words(text) else set())
+                for gram in grams:
+                    index.setdefault(gram, rid)
     return index
 
 

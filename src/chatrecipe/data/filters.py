@@ -10,8 +10,10 @@ import re
 from chatrecipe.data.text import completion_text
 
 PLACEHOLDERS = {"", "n/a", "na", "none", "null", "todo", "tbd", "...", "lorem ipsum", "<answer>", "[answer]"}
-REFUSALS = re.compile(r"^\s*(i'?m sorry|i apologi[sz]e|as an ai( language model)?|i cannot|i can'?t help|"
-                      r"i am unable|i'?m unable|i'?m not able to)\b", re.I)
+# a boilerplate refusal opens by declining, not merely with "sorry": "I apologise, but I will be late" is a
+# legitimate rewrite, "I'm sorry, but I can't help with that" is not
+REFUSALS = re.compile(r"^\s*((i'?m sorry|i apologi[sz]e)[^.!?\n]*\b(can'?t|cannot|unable|not able|won'?t)\b|"
+                      r"as an ai( language model)?\b|i (cannot|can'?t|am unable|'m unable|am not able)\b)", re.I)
 _LATIN = re.compile(r"[A-Za-z]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
