@@ -105,3 +105,19 @@ def test_outputs_of_other_inputs_are_cleared_but_interrupted_attempts_resume(tmp
     assert "partial.jsonl" in seen[1]
     pipeline.run_recipe(recipe, ["generate.max_new_tokens=5"], runs_dir=tmp_path / "runs")
     assert seen[2] == ["attempt.json", "cache"]  # other inputs: stale outputs cleared, content-keyed cache kept
+
+
+def test_sweep_runs_once_per_value_and_plots_score_against_it(tmp_path, monkeypatch):
+    def evaluate(run):
+        size = run.recipe["data"]["size"]
+        folder = run.stage_dir("eval")
+        (folder / "summary.json").write_text(json.dumps({"models": {"sft": {"win_rate": {"value": size / 1000}}}}))
+        return {}
+
+    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "data", lambda run: {})
+    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "eval", evaluate)
+    recipe = write_recipe(tmp_path, "name: abl\ndata: {size: 10}\neval: {}\n")
+    runs = pipeline.run_sweep(recipe, [], ["data.size=100,200"], runs_dir=tmp_path / "runs")
+    assert [r.name for r in runs] == ["abl-size-100", "abl-size-200"]
+    page = (tmp_path / "runs" / "abl-sweep" / "index.html").read_text()
+    assert "Ablation: score vs data.size" in page and (tmp_path / "runs" / "abl-sweep" / "sweep_win_rate.png").exists()

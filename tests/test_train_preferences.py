@@ -91,3 +91,16 @@ def test_reward_model_with_several_outputs_is_refused(tmp_path, tiny_tokenizer):
     tiny_tokenizer.save_pretrained(tmp_path / "three")
     with pytest.raises(TrainingInputError, match="one output, this head has 3"):
         load_reward_model(str(tmp_path / "three"))
+
+
+def test_merge_adapter_gives_the_same_model(tmp_path, sft_adapter):
+    import torch
+
+    from chatrecipe.models import load_model
+    from chatrecipe.train.peft_setup import merge_adapter
+
+    merged = merge_adapter(sft_adapter, tmp_path / "merged")
+    assert (merged / "model.safetensors").exists() and not (merged / "adapter_config.json").exists()
+    a, b = load_model(str(merged)).state_dict(), load_model(str(sft_adapter)).state_dict()
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k]) for k in a)
+    assert json.loads((merged / "chatrecipe_model.json").read_text())["merged_from"] == str(sft_adapter)
