@@ -54,3 +54,12 @@ def test_chatrecipe_judgments_and_radar(tmp_path):
     assert table["x"]["score"] == 7 and table["y"]["failed"] == 1 and table["y"]["valid"] == 1
     assert table["x"]["ci_low"] < 7 < table["x"]["ci_high"]
     assert radar_plot(table, tmp_path / "radar.png").stat().st_size > 1000
+
+
+def test_repeats_give_median_and_spread():
+    from chatrecipe.evaluate.mt_bench import single_scores
+
+    judgments = [{"question_id": q, "kind": "single", "model": "x", "turn": 1, "score": s, "error": None,
+                  "repeat": r} for r, scores in enumerate(([6, 8], [7, 9], [5, 5])) for q, s in enumerate(scores)]
+    row = single_scores(judgments)["x"]
+    assert row["repeat_scores"] == [7.0, 8.0, 5.0] and row["repeat_median"] == 7.0 and row["repeat_spread"] == 3.0

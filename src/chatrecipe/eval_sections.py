@@ -29,7 +29,8 @@ def mt_bench_section(single: list[dict], questions: list[dict], out_dir: Path) -
     radar_plot(table, out_dir / "mt_bench_radar.png")
     categories = sorted({c for row in table.values() for c in row["categories"]})
     rows = [[m, _fmt(r["score"], 2), f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]" if r["valid"] > 1 else "",
-             _fmt(r["turns"].get(1), 2), _fmt(r["turns"].get(2), 2), r["valid"], r["failed"]]
+             _fmt(r["turns"].get(1), 2), _fmt(r["turns"].get(2), 2), r["valid"], r["failed"],
+             f"{r['repeat_median']:.2f} ± {r['repeat_spread'] / 2:.2f}" if "repeat_median" in r else "1 run"]
             for m, r in table.items()]
     per_category = [[m] + [_fmt(r["categories"].get(c), 2) for c in categories] for m, r in table.items()]
     warnings = []
@@ -40,7 +41,8 @@ def mt_bench_section(single: list[dict], questions: list[dict], out_dir: Path) -
                         "judge does not follow the grading format reliably, so these scores are weak evidence.")
     section = {"title": "MT-Bench-style grades (1-10)", "order": 50, "warnings": warnings,
                "tables": [{"title": "Overall and per turn", "columns": ["model", "score", "95% CI", "turn 1",
-                                                                         "turn 2", "graded", "failed"], "rows": rows},
+                                                                         "turn 2", "graded", "failed",
+                                                                         "repeats: median ± half-range"], "rows": rows},
                           {"title": "Per category", "columns": ["model"] + categories, "rows": per_category}],
                "plots": ["eval/mt_bench_radar.png"],
                "provenance": _provenance(single), "metrics": {m: r["score"] for m, r in table.items()}}
@@ -49,12 +51,20 @@ def mt_bench_section(single: list[dict], questions: list[dict], out_dir: Path) -
     return section, per_model
 
 
+def _combined_hash(hashes) -> str:
+    import hashlib
+
+    return hashlib.sha256("".join(sorted({h for h in hashes if h})).encode()).hexdigest()[:12]
+
+
 def _provenance(judgments: list[dict]) -> dict:
     if not judgments:
         return {}
     first = judgments[0]
     return {"judge": first.get("judge"), "prompts": sorted({j.get("prompt") for j in judgments if j.get("prompt")}),
             "prompt_hashes": sorted({j.get("prompt_hash") for j in judgments if j.get("prompt_hash")}),
+            "questions_hash": _combined_hash(j.get("question_hash") for j in judgments),
+            "prefill": first.get("prefill"),
             "judge_settings": first.get("judge_settings"), "dates": sorted({j.get("date") for j in judgments
                                                                              if j.get("date")}),
             "repeats": max(j.get("repeat", 0) for j in judgments) + 1, "judgments": len(judgments)}

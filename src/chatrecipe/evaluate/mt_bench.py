@@ -46,7 +46,7 @@ def single_scores(judgments: list[dict], questions: list[dict] | None = None) ->
     """Per model: overall mean with 95% CI, per turn, per category, valid and failed counts."""
     categories = {q["question_id"]: q.get("category") for q in questions or []}
     by_model: dict = defaultdict(lambda: {"scores": [], "turns": defaultdict(list), "categories": defaultdict(list),
-                                          "failed": 0})
+                                          "repeats": defaultdict(list), "failed": 0})
     for j in judgments:
         if j.get("kind") != "single":
             continue
@@ -55,6 +55,7 @@ def single_scores(judgments: list[dict], questions: list[dict] | None = None) ->
             entry["failed"] += 1
             continue
         entry["scores"].append(j["score"])
+        entry["repeats"][j.get("repeat", 0)].append(j["score"])
         entry["turns"][j.get("turn", 1)].append(j["score"])
         entry["categories"][categories.get(j["question_id"], j.get("category")) or "other"].append(j["score"])
     table = {}
@@ -65,6 +66,10 @@ def single_scores(judgments: list[dict], questions: list[dict] | None = None) ->
             "turns": {t: float(np.mean(v)) for t, v in sorted(entry["turns"].items())},
             "categories": {c: float(np.mean(v)) for c, v in sorted(entry["categories"].items())},
             "valid": len(entry["scores"]), "failed": entry["failed"]}
+        if len(entry["repeats"]) > 1:  # re-judged N times: a score with its own error bar
+            means = [float(np.mean(v)) for _, v in sorted(entry["repeats"].items())]
+            table[model].update(repeat_scores=means, repeat_median=float(np.median(means)),
+                                repeat_spread=max(means) - min(means))
     return table
 
 

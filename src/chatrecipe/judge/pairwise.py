@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.judge.batch import judge_items
-from chatrecipe.judge.prompts import load_prompt, prompt_for
+from chatrecipe.judge.prompts import load_prompt, prompt_for, question_hash
 from chatrecipe.judge.verdicts import parse_pairwise
 
 SWAP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie"}
@@ -54,7 +54,8 @@ def judge_pairwise(judge: Backend, questions: list[dict], answers_a: list[dict],
                 for repeat in range(repeats):
                     fields = {"question_id": qid, "kind": "pairwise", "model_a": model_a, "model_b": model_b,
                               "order": order, "turn": turn, "repeat": repeat, "category": question.get("category"),
-                              "prompt": template.name, "prompt_hash": template.hash}
+                              "prompt": template.name, "prompt_hash": template.hash,
+                              "question_hash": question_hash(question)}
                     key = ("pairwise", qid, turn, order, repeat, model_a, model_b, template.hash)
                     items[repeat].append((key, messages, fields))
     return [j for repeat, batch in items.items()

@@ -62,6 +62,14 @@ def load_prompt(name_or_path: str) -> JudgePrompt:
                        system=system.replace("[system]", "", 1).strip(), user=user.strip())
 
 
+def question_hash(question: dict) -> str:
+    """Hash of what the judge saw of a question: its turns and reference answers (provenance of every verdict)."""
+    import json
+
+    payload = json.dumps({"turns": question["turns"], "reference": question.get("reference")}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
 def prompt_for(kind: str, category: str | None, turn: int, has_reference: bool, override: str | None = None) -> str:
     """Which template judges this item: reference-guided where a reference exists for math/reasoning/coding."""
     if override:
