@@ -107,3 +107,12 @@ def test_report_renders_in_chromium_without_errors(tmp_path, chromium):
         assert table.locator("td").nth(1).inner_text() == "0.61"
         page.screenshot(path=str(tmp_path / f"report-{name}.png"), full_page=True)
         page.close()
+
+
+def test_interval_plots_accept_intervals_that_exclude_the_estimate(tmp_path):
+    from chatrecipe.report.plots import bars_with_intervals, ratings_plot
+
+    skewed = {"a": {"value": 1010.0, "ci_low": 1012.0, "ci_high": 1030.0}, "b": {"value": 990.0, "ci_low": 970.0,
+                                                                                   "ci_high": 995.0}}
+    assert ratings_plot(skewed, tmp_path / "r.png", "ratings").exists()
+    assert bars_with_intervals({"x": {"value": 0.5, "ci_low": 0.55, "ci_high": 0.9}}, tmp_path / "b.png", "b").exists()

@@ -14,14 +14,18 @@ def _pyplot():
     return plt
 
 
+def _whiskers(v: dict) -> list[list[float]]:
+    """Error-bar lengths; a percentile bootstrap interval may exclude the point estimate, so clamp at zero."""
+    return [[max(0.0, v["value"] - v["ci_low"])], [max(0.0, v["ci_high"] - v["value"])]]
+
+
 def ratings_plot(table: dict[str, dict], path: Path, title: str) -> Path:
     """Horizontal ratings with 95% interval bars, best on top."""
     plt = _pyplot()
     items = sorted(table.items(), key=lambda kv: kv[1]["value"])
     fig, ax = plt.subplots(figsize=(5.5, 0.5 + 0.45 * len(items)))
     for y, (model, v) in enumerate(items):
-        ax.errorbar(v["value"], y, xerr=[[v["value"] - v["ci_low"]], [v["ci_high"] - v["value"]]], fmt="o",
-                    capsize=4)
+        ax.errorbar(v["value"], y, xerr=_whiskers(v), fmt="o", capsize=4)
     ax.set_yticks(range(len(items)), [m for m, _ in items])
     ax.set_xlabel("rating (Elo scale)")
     ax.set_title(title)
@@ -41,8 +45,7 @@ def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, refere
         f = figures[name]
         ax.barh(y, f["value"], color="#8aa4d6")
         if f.get("ci_low") is not None:
-            ax.errorbar(f["value"], y, xerr=[[f["value"] - f["ci_low"]], [f["ci_high"] - f["value"]]],
-                        fmt="none", ecolor="#1d2330", capsize=4)
+            ax.errorbar(f["value"], y, xerr=_whiskers(f), fmt="none", ecolor="#1d2330", capsize=4)
     if reference is not None:
         ax.axvline(reference, color="#c44", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(names)), names)
