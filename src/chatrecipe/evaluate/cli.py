@@ -116,4 +116,60 @@ def elo(
             typer.echo(f"   {m:<30} {v['value']:7.1f}  [{v['ci_low']:.1f}, {v['ci_high']:.1f}]  "
                        f"{board['battle_counts'].get(m, 0)} battles")
 
+@app.command()
+def audit(
+    pairwise: List[Path] = typer.Option(..., "--pairwise", help="Pairwise judgment files (both orders)."),
+    single: List[Path] = typer.Option([], "--single", help="Single-grade judgments of the same answers."),
+    answers: List[Path] = typer.Option([], "--answers", help="Answer files (for length bias)."),
+    human: List[Path] = typer.Option([], "--human", help="Human battles (judge 'human:<name>') on the same questions."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Measure the judge's quirks: position bias, swap consistency, length bias, grades vs verdicts, human agreement."""
+    import json
+
+    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.evaluate.audit import human_agreement, length_bias, position_bias, scoring_vs_ranking
+    from chatrecipe.evaluate.elo import battles_from_judgments
+
+    judgments = [j for p in pairwise for j in read_jsonl(p)]
+    grades = [j for p in single for j in read_jsonl(p)]
+    by_model: dict = {}
+    for path in answers:
+        for record in read_jsonl(path):
+            by_model.setdefault(record["model"], []).append(record)
+    result = {"position": position_bias(judgments)}
+    if by_model:
+        result["length"] = {k: v for k, v in length_bias(judgments, by_model).items() if k != "points"}
+    if grades:
+        result["scoring_vs_ranking"] = scoring_vs_ranking(judgments, grades)
+    if human:
+        result["human_agreement"] = human_agreement(battles_from_judgments(judgments),
+                                                    [b for p in human for b in read_jsonl(p)])
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+
+    def show(name: str, figure: dict) -> None:
+        if figure.get("value") is None:
+            typer.echo(f"{name:<34} n/a (no data)")
+        else:
+            typer.echo(f"{name:<34} {100 * figure['value']:5.1f}%  [{100 * figure['ci_low']:.1f}, "
+                       f"{100 * figure['ci_high']:.1f}]  n={figure['n']}")
+
+    show("first-position share (decisive)", result["position"]["first_position_share"])
+    show("consistency under swap", result["position"]["swap_consistency"])
+    show("tie share", result["position"]["tie_share"])
+    if "length" in result:
+        show("longer answer wins (decisive)", result["length"]["longer_wins_share"])
+    if "scoring_vs_ranking" in result:
+        show("grades agree with verdicts", result["scoring_vs_ranking"]["agreement"])
+    if "human_agreement" in result:
+        agreement = result["human_agreement"]
+        show("agreement with humans (with ties)", agreement["agreement_with_ties"])
+        show("agreement with humans (no ties)", agreement["agreement_without_ties"])
+        typer.echo(f"{'Cohen kappa':<34} {agreement['cohen_kappa']}")
+        for category, figure in agreement["per_category"].items():
+            show(f"  {category}", figure)
+
+
 # --- rm, redteam, bench (evaluate/rm_bench.py, evaluate/redteam.py, evaluate/benchmarks.py) ---
