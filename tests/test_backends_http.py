@@ -85,3 +85,18 @@ def test_spending_cap_stops_before_sending():
     ledger.max_cost = None
     ledger.record("gpt-4o", 1000, 100)
     assert ledger.total_cost == pytest.approx((1000 * 2.5 + 100 * 10.0) / 1e6)
+
+
+def test_judging_prints_an_estimate_before_it_starts(tmp_path, capsys):
+    from chatrecipe.judge.single import judge_single
+
+    app = fault_injecting_app(lambda body, n: ("ok", "Rating: [[7]]"))
+    questions = [{"question_id": i, "category": "writing", "turns": ["Write a line."]} for i in range(3)]
+    answers = [{"question_id": i, "model": "m", "turns": ["x" * 400]} for i in range(3)]
+    with running(app) as url:
+        backend = OpenAIBackend("gpt-4o", base_url=f"{url}/v1", ledger=Ledger(prices={"gpt-4o": (2.5, 10.0)}))
+        records = judge_single(backend, questions, answers, tmp_path / "s.jsonl", params=GenerationParams(max_new_tokens=100))
+    line = capsys.readouterr().out
+    assert "3 requests to send (0 already done)" in line and "up to 300 completion tokens" in line and "$" in line
+    assert [r["score"] for r in records] == [7.0, 7.0, 7.0]
+    assert backend.ledger.usage["gpt-4o"]["requests"] == 3

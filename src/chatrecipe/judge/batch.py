@@ -9,6 +9,20 @@ from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.data.records import append_jsonl, read_jsonl
 
 
+def estimate_line(judge: Backend, conversations: list[list[dict]], params: GenerationParams, done: int) -> str:
+    """What a judging run will ask for before it starts: requests, approximate tokens and, for priced models, cost."""
+    prompt_tokens = sum(len(m["content"]) for c in conversations for m in c) // 4  # ~4 characters per token
+    completion_tokens = params.max_new_tokens * len(conversations)
+    inner = getattr(judge, "inner", judge)
+    ledger = getattr(inner, "ledger", None)
+    cost = ""
+    if ledger is not None:
+        dollars = ledger.estimate(getattr(inner, "api_model", judge.model), prompt_tokens, completion_tokens)
+        cost = f", at most ~${dollars:.2f}" if dollars else ", no price known for this model (cost not tracked)"
+    return (f"{judge.model}: {len(conversations)} requests to send ({done} already done), ~{prompt_tokens:,} prompt "
+            f"tokens + up to {completion_tokens:,} completion tokens{cost}")
+
+
 def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], output: Path, *,
                 parse, params: GenerationParams, label: str, prefill: str | None = None) -> list[dict]:
     """`items` are (key, messages, record fields); `parse(text, fields)` returns (verdict fields, error).
@@ -28,6 +42,8 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     items = [((*key, prefill), messages, fields) for key, messages, fields in items]  # a prefill is another prompt
     todo = [item for item in items if tuple(item[0]) not in done]
     provenance = {k: v for k, v in judge.describe().items() if k != "chat_template"}
+    if todo:
+        print(estimate_line(judge, [messages for _, messages, _ in todo], params, len(items) - len(todo)))
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task(label, total=len(items), completed=len(items) - len(todo))
         chunk = 64  # write results as they come, so an interrupted run resumes after the last chunk
