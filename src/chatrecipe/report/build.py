@@ -194,6 +194,14 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
     summaries = [run_summary(d) for d in run_dirs]
     body, nav, markdown = [], [], []
     all_sections: list[dict] = []
+
+    def add(section: dict, base: Path) -> None:
+        anchor = f"s{len(nav)}"
+        body.append(_section_html(section, base, anchor))
+        nav.append((anchor, section["title"]))
+        markdown.append(_section_markdown(section))
+        all_sections.append(section)
+
     if len(run_dirs) > 1 or leaderboard:
         table = leaderboard_table(summaries)
         links = [[s["run"], str(Path(s["path"]) / "report" / "index.html")] for s in summaries]
@@ -201,21 +209,12 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
                  {"title": "Run pages", "columns": ["run", "report"], "rows": links}]}
         sweep = _sweep_section(summaries, output)
         for section in [board] + ([sweep] if sweep else []):
-            anchor = f"s{len(nav)}"
-            body.append(_section_html(section, output, anchor))
-            nav.append((anchor, section["title"]))
-            markdown.append(_section_markdown(section))
-            all_sections.append(section)
+            add(section, output)
     if not leaderboard:
         for run_dir in run_dirs:
             prefix = f"{run_dir.name}: " if len(run_dirs) > 1 else ""
             for section in run_sections(run_dir):
-                section = {**section, "title": prefix + section.get("title", "")}
-                anchor = f"s{len(nav)}"
-                body.append(_section_html(section, run_dir, anchor))
-                nav.append((anchor, section["title"]))
-                markdown.append(_section_markdown(section))
-                all_sections.append(section)
+                add({**section, "title": prefix + section.get("title", "")}, run_dir)
     if not body:
         body.append("<section><h2>Nothing to show yet</h2><p>No results were found in "
                     f"{html.escape(', '.join(map(str, run_dirs)))}.</p></section>")

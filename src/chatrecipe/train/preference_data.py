@@ -35,3 +35,10 @@ def preference_rows(files: list, tokenizer, output_dir: Path, max_length: int | 
         cut = max(1, int(len(shuffled) * eval_fraction))
         rows_eval, rows = shuffled[:cut], shuffled[cut:]
     return rows, rows_eval, {"pairs": len(rows), "eval_pairs": len(rows_eval), "margins_used": use_margin}
+
+
+def evaluate_on_held_out(config, rows_eval: list[dict]) -> None:
+    """Evaluate on the held-out pairs at the checkpoint cadence unless the recipe chose its own schedule."""
+    if rows_eval and config.eval_strategy == "no":
+        config.eval_strategy = "steps"
+        config.eval_steps = config.eval_steps or config.save_steps

@@ -18,7 +18,7 @@ from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
 from chatrecipe.train.outputs import finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
-from chatrecipe.train.preference_data import preference_rows
+from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 
 
 def score_pairs(model, tokenizer, rows: list[dict], batch_size: int = 8) -> tuple[list[float], list[float]]:
@@ -64,9 +64,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=True, eval_fraction=args.eval_fraction, seed=seed)
-    if rows_eval and config.eval_strategy == "no":
-        config.eval_strategy = "steps"
-        config.eval_steps = config.eval_steps or config.save_steps
+    evaluate_on_held_out(config, rows_eval)
     network = load_for_training(model, args.method, model_class=AutoModelForSequenceClassification, num_labels=1,
                                 dtype=model_config.dtype)
     network.config.pad_token_id = tokenizer.pad_token_id
