@@ -70,3 +70,16 @@ def test_vllm_answers_like_the_local_backend():  # runs only where vLLM and a GP
     prompt = [[{"role": "user", "content": "What is the capital of France?"}]]
     fast = load_backend("vllm:smollm2-135m-instruct").chat(prompt, GenerationParams(max_new_tokens=16))
     assert "Paris" in fast[0].text
+
+
+def test_ledger_books_local_tokens_and_cache_hits(tiny_model_path, tmp_path):
+    from chatrecipe.backends.ledger import Ledger
+
+    ledger = Ledger()
+    backend = load_backend(str(tiny_model_path), cache_dir=tmp_path / "c", ledger=ledger)
+    prompt = [[{"role": "user", "content": "Say hello."}]]
+    first = backend.chat(prompt, GenerationParams(max_new_tokens=4))[0]
+    backend.chat(prompt, GenerationParams(max_new_tokens=4))
+    usage = ledger.usage[str(tiny_model_path)]
+    assert usage == {"requests": 2, "cached": 1, "prompt_tokens": first.prompt_tokens,
+                     "completion_tokens": first.completion_tokens, "cost": 0.0}

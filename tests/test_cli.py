@@ -49,3 +49,10 @@ def test_validate_recipe_names_the_bad_key(tmp_path):
     assert result.exit_code == 2 and "learning_rat" in result.output
     keys = runner.invoke(app, ["validate", "--keys", "judge"])
     assert "judge.model: str" in keys.output
+
+
+def test_terminal_chat_answers_and_quits(tiny_model_path):
+    result = runner.invoke(app, ["chat", str(tiny_model_path), "--max-new-tokens", "4", "--temperature", "0"],
+                           input="Say hello.\n/reset\nAgain?\n\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("bot> ") == 2 and "chatting with" in result.output

@@ -60,8 +60,11 @@ def judge_all(run, args) -> dict:
     asked = {a["question_id"] for recs in answers.values() for a in recs}
     questions = [q for q in questions if q["question_id"] in asked]
     out_dir = run.stage_dir("judge")
+    from chatrecipe.backends.ledger import Ledger
+
+    ledger = Ledger(max_cost=args.max_cost)
     judge = load_backend(args.model, cache_dir=out_dir / "cache", batch_size=args.batch_size, dtype=args.dtype,
-                         max_cost=args.max_cost)
+                         ledger=ledger)
     params = GenerationParams(max_new_tokens=args.max_new_tokens)
     files, metrics = {"pairwise": {}, "single": None}, {}
     if args.pairwise:
@@ -86,6 +89,8 @@ def judge_all(run, args) -> dict:
         files["single"] = str(path)
         metrics["single"] = {"judgments": len(records), "failures": sum(1 for r in records if r.get("error"))}
     judge.close()
+    ledger.save(out_dir / "usage.json")
+    metrics["usage"] = {"cost": ledger.total_cost, **{k: v for k, v in ledger.usage.items()}}
     return {"metrics": metrics, "artifacts": {"judgments": files, "judge_model": args.model}}
 
 

@@ -11,7 +11,7 @@ __all__ = ["Backend", "ChatResult", "GenerationParams", "ScriptedBackend", "load
 
 def load_backend(ref: str, *, cache_dir: str | Path | None = None, ledger=None, name: str | None = None,
                  batch_size: int = 8, dtype: str | None = None, base_url: str | None = None,
-                 max_concurrency: int = 16, max_cost: float | None = None, **_ignored) -> Backend:
+                 max_concurrency: int = 16, max_cost: float | None = None) -> Backend:
     """A backend for a model reference, cached on disk when `cache_dir` is given.
 
     `openai:<model>` talks to an OpenAI-compatible endpoint (`base_url` or OPENAI_BASE_URL, key from
@@ -30,6 +30,8 @@ def load_backend(ref: str, *, cache_dir: str | Path | None = None, ledger=None, 
         from chatrecipe.backends.local import TransformersBackend
 
         backend = TransformersBackend(ref, name=name, batch_size=batch_size, dtype=dtype)
+    if ledger is not None:
+        backend.ledger = ledger  # every backend books its tokens (and, for priced API models, cost) here
     if cache_dir is not None:
         from chatrecipe.backends.cache import CachedBackend
 

@@ -56,6 +56,16 @@ class Backend(ABC):
     """Answers chat requests with one model. `model` is the name results are recorded under."""
 
     model: str
+    ledger = None  # a backends.ledger.Ledger when the caller wants tokens and cost accounted
+
+    def book(self, results: list[ChatResult]) -> list[ChatResult]:
+        """Record the results' tokens in the ledger (cached answers count as requests, not tokens)."""
+        if self.ledger is not None:
+            for result in results:
+                if result.ok:
+                    self.ledger.record(getattr(self, "api_model", self.model), result.prompt_tokens,
+                                       result.completion_tokens, cached=result.cached)
+        return results
 
     @abstractmethod
     def chat(self, conversations: Sequence[Sequence[dict]], params: GenerationParams | None = None,

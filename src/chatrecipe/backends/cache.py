@@ -55,6 +55,7 @@ class CachedBackend(Backend):
         results = [self._read(k) for k in keys]
         missing = [i for i, r in enumerate(results) if r is None]
         self.hits += len(keys) - len(missing)
+        self.inner.book([r for r in results if r is not None])  # cache hits: requests without new tokens
         self.misses += len(missing)
         if progress and len(keys) > len(missing):
             progress(len(keys) - len(missing))

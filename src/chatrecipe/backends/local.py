@@ -89,7 +89,7 @@ class TransformersBackend(Backend):
                                             completion_tokens=len(new), finish_reason=finish)
             if progress:
                 progress(len(batch))
-        return results
+        return self.book(results)
 
     def close(self) -> None:
         self.network = None

@@ -58,7 +58,7 @@ class OpenAIBackend(Backend):
                                             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                                             finish_reason=choice.finish_reason)
                         self.ledger.record(self.api_model, result.prompt_tokens, result.completion_tokens)
-                        return result
+                        return result  # booked here, as it arrives, so the cap sees spending mid-run
                 except openai.APIStatusError as exc:
                     if exc.status_code not in TRANSIENT_STATUS:
                         return ChatResult(text=None, error=f"HTTP {exc.status_code}: {exc.message}")
