@@ -55,16 +55,28 @@ def winrate(
     model: Optional[str] = typer.Option(None, help="The evaluated model (chatrecipe judgments)."),
     baseline: Optional[str] = typer.Option(None, help="The reference model (chatrecipe judgments)."),
     bootstrap: int = typer.Option(2000, help="Bootstrap rounds for the interval."),
+    lc: Optional[str] = typer.Option(None, "--lc", help="Also the length-controlled win rate (AlpacaEval 2): "
+                                     "'minimal' or 'v1' (v1 needs instruction difficulties)."),
+    difficulty: Optional[Path] = typer.Option(None, help="CSV or JSON of instruction -> difficulty for --lc v1 "
+                                              "(default: estimated from all models' judgments in the files)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Win rate against a baseline (ties half) with standard error and bootstrap interval."""
+    """Win rate against a baseline (ties half) with standard error and bootstrap interval; optionally length-controlled."""
     import json
 
-    from chatrecipe.evaluate.winrate import WinRateError, winrate_from_files
+    from chatrecipe.evaluate.length_control import LengthControlError, estimate_difficulty, lc_win_rate
+    from chatrecipe.evaluate.winrate import WinRateError, read_alpaca_eval_annotations, winrate_from_files
 
     try:
         result = winrate_from_files(judgments, model, baseline, bootstrap=bootstrap)
-    except WinRateError as exc:
+        if lc:
+            annotations = [a for p in judgments for a in read_alpaca_eval_annotations(p)]
+            table = None
+            if lc == "v1":
+                table = _read_difficulty(difficulty) if difficulty else estimate_difficulty(annotations)
+            mine = [a for a in annotations if model is None or a["generator_2"] == model]
+            result["length_controlled"] = lc_win_rate(mine, lc, difficulty=table)
+    except (WinRateError, LengthControlError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     if as_json:
@@ -73,6 +85,19 @@ def winrate(
     typer.echo(f"win rate {100 * result['value']:.1f}% (SE {100 * result['se']:.1f}, 95% CI "
                f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]) over {result['n']} items; "
                f"{result['excluded_failures']} failed judgments excluded")
+    if "length_controlled" in result:
+        typer.echo(f"length-controlled win rate ({lc}): {result['length_controlled']['length_controlled_winrate']:.1f}%")
+
+
+def _read_difficulty(path: Path) -> dict:
+    import csv
+    import json
+
+    if path.suffix == ".json":
+        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    return {row[0]: float(row[1]) for row in rows[1:] if len(row) >= 2}
 
 
 @app.command()

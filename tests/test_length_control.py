@@ -1,0 +1,73 @@
+"""Length-controlled win rate agrees with alpaca-eval's own implementation on the same judgments.
+
+`fixtures/alpaca_eval/expected.json` was produced once by running alpaca-eval 0.6.6 (scikit-learn 1.9.1, recorded
+in the file) on `judgments.json` in a separate venv, offline, with its `df_gamed.csv` download replaced by a
+placeholder carrying the same instruction difficulties, on its fixed-C path (`n_splits=0`, C=100). Our `v1` is
+its `length_controlled_noreg` formula (v1 without the regularisation toward the hub's gamed baselines).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatrecipe.evaluate.length_control import LengthControlError, estimate_difficulty, lc_win_rate
+
+FIXTURE = Path(__file__).parent / "fixtures" / "alpaca_eval"
+
+
+@pytest.mark.parametrize("variant", ["minimal", "v1"])
+def test_agrees_with_alpaca_eval_within_half_a_point(variant):
+    data = json.loads((FIXTURE / "judgments.json").read_text())
+    expected = json.loads((FIXTURE / "expected.json").read_text())[variant]
+    ours = lc_win_rate(data["annotations"], variant, difficulty=data["difficulty"])
+    assert ours["win_rate"] == pytest.approx(expected["win_rate"], abs=1e-6)
+    assert abs(ours["length_controlled_winrate"] - expected["length_controlled_winrate"]) < 0.5
+    assert ours["excluded_failures"] == 1
+
+
+def test_length_control_removes_a_pure_length_effect():
+    # the judge prefers whichever answer is longer, nothing else: LC should fall back towards 50%
+    rows = [{"instruction": f"i{k}", "output_1": "b" * 500, "output_2": "m" * (200 if k % 2 else 900),
+             "preference": 1 if k % 2 else 2} for k in range(40)]
+    result = lc_win_rate(rows, "minimal")
+    assert result["win_rate"] == 50.0 and abs(result["length_controlled_winrate"] - 50) < 5
+    rows = [{**r, "output_2": "m" * 900, "preference": 2 if k < 30 else 1} for k, r in enumerate(rows)]
+    longer = lc_win_rate(rows, "minimal")
+    assert longer["win_rate"] == 75.0  # all answers longer: the length term cannot be told apart from skill
+
+
+def test_misaligned_judgments_are_named():
+    rows = [{"instruction": "a", "output_1": "x", "output_2": "yy", "preference": 2},
+            {"instruction": "a", "output_1": "x", "output_2": "yyy", "preference": 1}]
+    with pytest.raises(LengthControlError, match="duplicated instructions"):
+        lc_win_rate(rows)
+    rows[1]["instruction"] = "b"
+    with pytest.raises(LengthControlError, match="1 instructions have no judgment"):
+        lc_win_rate(rows, instructions=["a", "b", "c"])
+    with pytest.raises(LengthControlError, match="needs instruction difficulties"):
+        lc_win_rate(rows, "v1")
+
+
+def test_difficulty_estimated_from_several_models():
+    rows = [{"instruction": i, "preference": p} for i, p in (("hard", 1), ("hard", 1), ("easy", 2), ("easy", 2))]
+    difficulty = estimate_difficulty(rows)
+    assert difficulty["hard"] > 0 > difficulty["easy"]
+
+
+def test_winrate_cli_with_length_control(tmp_path):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    data = json.loads((FIXTURE / "judgments.json").read_text())
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(data["annotations"]))  # AlpacaEval publishes a JSON list
+    result = CliRunner().invoke(app, ["eval", "winrate", str(path), "--lc", "minimal", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    expected = json.loads((FIXTURE / "expected.json").read_text())["minimal"]
+    assert abs(out["length_controlled"]["length_controlled_winrate"] - expected["length_controlled_winrate"]) < 0.5
+    assert out["n"] == 79 and out["excluded_failures"] == 1
