@@ -44,8 +44,9 @@ def preferences_from_judgments(judgments: list[dict], model: str, baseline: str)
 def read_alpaca_eval_annotations(path: str | Path) -> list[dict]:
     """AlpacaEval annotations (instruction, output_1/2, generator_1/2, preference in [1, 2]) as they are published.
 
-    AlpacaEval's convention: preference 1 means output_1 (the reference) wins, 2 means output_2 wins; values in
-    between are soft preferences. Rows without a preference (failed annotations) come back with None.
+    AlpacaEval's convention: preference 1 means output_1 (the reference) wins, 2 means output_2 wins, 0 is a tie
+    (read as 1.5); values in between are soft preferences. Rows without a preference (failed annotations) come
+    back with None.
     """
     import json
 
@@ -57,8 +58,10 @@ def read_alpaca_eval_annotations(path: str | Path) -> list[dict]:
         if missing:
             raise WinRateError(f"{path}: row {index}: missing {', '.join(missing)}; not an AlpacaEval annotation file")
         preference = row.get("preference")
+        if preference is not None and float(preference) == 0:
+            preference = 1.5  # AlpacaEval writes a tie as 0
         if preference is not None and not (1 <= float(preference) <= 2):
-            raise WinRateError(f"{path}: row {index}: preference {preference} outside [1, 2]")
+            raise WinRateError(f"{path}: row {index}: preference {preference} outside [1, 2] (0 for a tie)")
         out.append({**row, "preference": None if preference is None else float(preference)})
     return out
 
