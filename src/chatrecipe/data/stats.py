@@ -45,7 +45,7 @@ def as_tokenizer(tokenizer):
 
 def token_counts(texts: list[str], tokenizer) -> list[int]:
     """Tokens per text, in one batched call (a fast tokenizer spreads the batch over its Rust threads)."""
-    if tokenizer is None:
+    if tokenizer is None or not texts:
         return [len(t.split()) for t in texts]
     encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
     return [len(ids) for ids in encoded]
