@@ -73,6 +73,7 @@ def _provenance(judgments: list[dict]) -> dict:
 def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], out_dir: Path,
                     seed: int = 0) -> tuple[dict, dict]:
     from chatrecipe.evaluate.audit import length_bias
+    from chatrecipe.evaluate.length_control import LengthControlError, annotations_from_judgments, lc_win_rate
     from chatrecipe.evaluate.winrate import WinRateError, preferences_from_judgments, win_rate
 
     rows, per_model, warnings = [], {}, []
@@ -85,11 +86,20 @@ def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], 
             warnings.append(f"{model} vs {baseline}: {exc}")
             continue
         consistency = stats.get("consistency")
-        rows.append([model, baseline, _interval(result, 100), f"{100 * result['se']:.1f}" if result["n"] > 1 else "",
+        try:
+            lc = lc_win_rate(annotations_from_judgments(pairwise, answers, model, baseline), "minimal")
+            lc_text = f"{lc['length_controlled_winrate']:.1f}"
+            per_lc = {"value": lc["length_controlled_winrate"] / 100}
+        except LengthControlError as exc:
+            lc_text, per_lc = "n/a", None
+            warnings.append(f"{model} vs {baseline}: no length-controlled win rate ({exc})")
+        rows.append([model, baseline, _interval(result, 100), lc_text,
+                     f"{100 * result['se']:.1f}" if result["n"] > 1 else "",
                      result["wins"], result["ties"], result["losses"], stats["excluded_failures"],
                      f"{100 * consistency:.0f}%" if consistency is not None else "n/a"])
-        per_model[model] = {f"win_rate_vs_{baseline}": result,
-                            "position_consistency": {"value": consistency}}
+        per_model[model] = {f"win_rate_vs_{baseline}": result, "position_consistency": {"value": consistency}}
+        if per_lc:
+            per_model[model][f"lc_win_rate_vs_{baseline}"] = per_lc
         if consistency is not None and consistency < 0.6:
             warnings.append(f"{model} vs {baseline}: the judge gave the same verdict in both answer orders only "
                             f"{100 * consistency:.0f}% of the time; inconsistent pairs count as ties, so this win rate "
@@ -103,8 +113,10 @@ def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], 
     section = {"title": "Win rate against the base model (pairwise, both orders)", "order": 60, "warnings": warnings,
                "text": "Each question is judged with the two answers in both orders; agreeing verdicts stand, "
                        "conflicting ones count as a tie (MT-Bench's rule). Ties count half. Failed verdicts are "
-                       "excluded and counted.",
-               "tables": [{"title": "Win rates (%)", "columns": ["model", "baseline", "win rate [95% CI]", "SE",
+                       "excluded and counted. The LC win rate (AlpacaEval 2's length-controlled GLM) is the win rate "
+                       "predicted as if both answers had the same length.",
+               "tables": [{"title": "Win rates (%)", "columns": ["model", "baseline", "win rate [95% CI]",
+                                                                 "LC win rate (minimal)", "SE",
                                                                  "wins", "ties", "losses", "failed",
                                                                  "position consistency"], "rows": rows}],
                "provenance": _provenance(pairwise), "metrics": {r[0]: r[2] for r in rows}}

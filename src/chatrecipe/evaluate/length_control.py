@@ -102,3 +102,26 @@ def estimate_difficulty(annotations: list[dict]) -> dict[str, float]:
     logits = {i: float(np.log((sum(v) + 0.5) / (len(v) - sum(v) + 0.5))) for i, v in totals.items()}
     centre = float(np.mean(list(logits.values())))
     return {i: value - centre for i, value in logits.items()}
+
+
+def annotations_from_judgments(judgments: list[dict], answers: dict[str, list[dict]], model: str,
+                               baseline: str) -> list[dict]:
+    """chatrecipe pairwise judgments (both orders combined) + answer texts -> AlpacaEval-style annotations."""
+    from chatrecipe.judge.pairwise import combine_orders
+
+    texts = {(a["model"], a["question_id"]): a["turns"] for recs in answers.values() for a in recs}
+    combined, _ = combine_orders([j for j in judgments if {j["model_a"], j["model_b"]} == {model, baseline}])
+    rows = []
+    for c in combined:
+        mine, theirs = texts.get((model, c["question_id"])), texts.get((baseline, c["question_id"]))
+        if mine is None or theirs is None:
+            continue
+        turn = c.get("turn", 1) - 1
+        preference = None
+        if not c.get("error") and c["winner"] is not None:
+            winner = c["model_a"] if c["winner"] == "model_a" else c["model_b"] if c["winner"] == "model_b" else None
+            preference = 1.5 if winner is None else 2.0 if winner == model else 1.0
+        rows.append({"instruction": f"{c['question_id']}#{turn + 1}", "output_1": theirs[turn],
+                     "output_2": mine[turn], "generator_1": baseline, "generator_2": model,
+                     "preference": preference})
+    return rows
