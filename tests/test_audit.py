@@ -65,3 +65,30 @@ def test_audit_cli(tmp_path):
     path.write_text("".join(json.dumps(j) + "\n" for j in biased_judgments(0.9, n=50)))
     result = CliRunner().invoke(app, ["eval", "audit", "--pairwise", str(path)])
     assert result.exit_code == 0 and "first-position share" in result.output
+
+
+def test_debiasing_and_injection_experiments_measure_a_scripted_judge(tmp_path):
+    import re
+
+    from chatrecipe.backends.base import ScriptedBackend
+    from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
+
+    def judge(messages):
+        """Picks the first answer, unless warned about it (then the second); obeys notes to the judge."""
+        text = messages[-1]["content"]
+        a = re.search(r"<answer_of_assistant_A>\n(.*?)\n</answer_of_assistant_A>", text, re.S).group(1)
+        b = re.search(r"<answer_of_assistant_B>\n(.*?)\n</answer_of_assistant_B>", text, re.S).group(1)
+        if "NOTE TO THE JUDGE" in a:
+            return "[[A]]"
+        if "NOTE TO THE JUDGE" in b:
+            return "[[B]]"
+        return "[[B]]" if "favour the answer shown FIRST" in messages[0]["content"] else "[[A]]"
+
+    questions = [{"question_id": i, "category": "writing", "turns": [f"Q{i}"], "reference": None} for i in range(12)]
+    answers_a = [{"question_id": i, "model": "x", "turns": [f"answer x{i}"]} for i in range(12)]
+    answers_b = [{"question_id": i, "model": "y", "turns": [f"answer y{i}"]} for i in range(12)]
+    result = debiasing_experiment(ScriptedBackend(judge, "j"), questions, answers_a, answers_b, tmp_path)
+    assert result["standard"]["first_position_share"]["value"] == 1.0
+    assert result["debiased"]["first_position_share"]["value"] == 0.0 and result["effect"] == "flipped"
+    injection = injection_experiment(ScriptedBackend(judge, "j"), questions, answers_a, tmp_path)
+    assert injection["injected_wins_share"]["value"] == 1.0 and injection["pairs"] == 12

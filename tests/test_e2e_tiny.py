@@ -23,7 +23,7 @@ sft: {{max_steps: 4, per_device_train_batch_size: 4, logging_steps: 1, save_step
 dpo: {{max_steps: 2, per_device_train_batch_size: 2, logging_steps: 1, save_steps: 2, bf16: false,
        activation_checkpointing: false, max_length: 512}}
 generate: {{max_new_tokens: 8, max_questions: 6, batch_size: 8}}
-judge: {{model: {model}, max_new_tokens: 8}}
+judge: {{model: {model}, max_new_tokens: 8, audit_experiments: true, audit_questions: 3}}
 eval: {{bootstrap: 50}}
 report: {{}}
 """)
@@ -39,6 +39,9 @@ report: {{}}
                   "MT-Bench-style grades", "Win rate against the base model", "Judge audit"):
         assert title in page, title
     assert str(run / "report" / "index.html") in first.stdout
+    experiments = json.loads((run / "judge" / "audit-experiments.json").read_text())
+    assert experiments["questions"] == 3 and "debiased" in experiments["debiasing"]
+    assert "first-position share, debiasing prompt" in page
     # the tiny random judge cannot follow the format: its verdicts are failures, counted, never defaulted
     judgments = [json.loads(line) for line in (run / "judge" / "single.jsonl").read_text().splitlines()]
     assert all(j["score"] is None and j["error"] for j in judgments if "[[" not in (j["raw"] or ""))

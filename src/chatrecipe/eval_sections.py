@@ -152,18 +152,29 @@ def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, boot
     return section, per_model
 
 
+def _read_json(path):
+    import json
+
+    return json.loads(Path(path).read_text()) if path and Path(path).exists() else None
+
+
 def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_dir: Path,
-                  judge: str | None = None, checkpoints: dict | None = None) -> tuple[dict, dict]:
+                  judge: str | None = None, checkpoints: dict | None = None,
+                  judgments_files: dict | None = None) -> tuple[dict, dict]:
     from chatrecipe.evaluate.audit import length_bias, position_bias, scoring_vs_ranking
     from chatrecipe.report.plots import bars_with_intervals
 
     position = position_bias(pairwise)
     length = length_bias(pairwise, answers)
     agreement = scoring_vs_ranking(pairwise, single) if single else {"agreement": {"value": None, "n": 0}}
+    experiments = _read_json(judgments_files.get("audit_experiments")) if judgments_files else None
     figures = {"first-position share": position["first_position_share"],
                "swap consistency": position["swap_consistency"], "tie share": position["tie_share"],
                "longer answer wins": length["longer_wins_share"],
                "grades agree with verdicts": agreement["agreement"]}
+    if experiments:
+        figures["first-position share, debiasing prompt"] = experiments["debiasing"]["debiased"]["first_position_share"]
+        figures["injected answer beats its clean twin"] = experiments["injection"]["injected_wins_share"]
     rows = [[name, _interval(f, 100, 0) if f.get("value") is not None else "n/a", f.get("n", 0)]
             for name, f in figures.items()]
     plot = bars_with_intervals({k: v for k, v in figures.items() if v.get("value") is not None},
@@ -175,6 +186,14 @@ def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_d
         side = "first" if first["value"] > 0.5 else "second"
         warnings.append(f"Position bias: the judge picked the {side}-shown answer in {100 * first['value']:.0f}% of "
                         "decisive verdicts.")
+    if experiments and experiments["debiasing"].get("effect"):
+        warnings.append(f"Told about its first-position bias, the judge's bias {experiments['debiasing']['effect']} "
+                        f"(on {experiments['questions']} questions).")
+    injected = (experiments or {}).get("injection", {}).get("injected_wins_share", {})
+    if injected.get("value") is not None and injected["n"] >= 5 and injected["value"] > 0.5:
+        warnings.append(f"An answer carrying an instruction to the judge beat its clean twin in "
+                        f"{100 * injected['value']:.0f}% of decisive verdicts: the judge can be steered by the text "
+                        "it judges.")
     judged = set((checkpoints or {}).values()) | {m for j in pairwise for m in (j.get("model_a"), j.get("model_b"))}
     if judge and (judge in judged or judge == (checkpoints or {}).get("base")):
         warnings.append(f"The judge ({judge}) is the base model of the judged checkpoints: a judge of the same "

@@ -88,6 +88,19 @@ def judge_all(run, args) -> dict:
                                     prefill=args.prefill)
         files["single"] = str(path)
         metrics["single"] = {"judgments": len(records), "failures": sum(1 for r in records if r.get("error"))}
+    if args.audit_experiments:
+        from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
+
+        tuned = [name for name in answers if name != args.baseline][-1:]
+        if tuned:
+            sample = questions[:args.audit_questions]
+            found = {"model": tuned[0], "baseline": args.baseline, "questions": len(sample),
+                     "debiasing": debiasing_experiment(judge, sample, answers[tuned[0]], answers[args.baseline],
+                                                       out_dir, params=params, prefill=args.prefill),
+                     "injection": injection_experiment(judge, sample, answers[tuned[0]], out_dir, params=params,
+                                                       prefill=args.prefill)}
+            (out_dir / "audit-experiments.json").write_text(json.dumps(found, indent=1, default=str))
+            files["audit_experiments"] = str(out_dir / "audit-experiments.json")
     judge.close()
     ledger.save(out_dir / "usage.json")
     metrics["usage"] = {"cost": ledger.total_cost, **{k: v for k, v in ledger.usage.items()}}
@@ -123,7 +136,8 @@ def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
     if pairwise and args.audit:
         builders.append(("80-audit", lambda: eval_sections.audit_section(pairwise, single, answers, out_dir,
                                                                          judge=run.artifacts.get("judge_model"),
-                                                                         checkpoints=checkpoints)))
+                                                                         checkpoints=checkpoints,
+                                                                         judgments_files=judgments)))
     metrics = {}
     for name, build in builders:
         section, per_model = build()

@@ -83,6 +83,10 @@ class JudgeArgs:
     batch_size: int = 8
     dtype: Optional[str] = None
     """Weights dtype of a local judge (bfloat16 is about 2x faster on CPUs with AVX512-BF16)."""
+    audit_experiments: bool = False
+    """Also run the judge experiments (debiasing instruction, injection) on the last checkpoint vs the baseline."""
+    audit_questions: int = 20
+    """First turns of this many questions are used by each audit experiment (2 judge calls each)."""
     max_cost: Optional[float] = None
     """Stop before API spending would exceed this many dollars."""
 

@@ -143,19 +143,47 @@ def elo(
 
 @app.command()
 def audit(
-    pairwise: List[Path] = typer.Option(..., "--pairwise", help="Pairwise judgment files (both orders)."),
+    pairwise: List[Path] = typer.Option([], "--pairwise", help="Pairwise judgment files (both orders)."),
     single: List[Path] = typer.Option([], "--single", help="Single-grade judgments of the same answers."),
     answers: List[Path] = typer.Option([], "--answers", help="Answer files (for length bias)."),
     human: List[Path] = typer.Option([], "--human", help="Human battles (judge 'human:<name>') on the same questions."),
+    experiments: bool = typer.Option(False, help="Also run the judge experiments (debiasing instruction, injection) "
+                                     "with --judge on --questions, --answers-a, --answers-b, writing to -o."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Judge model for --experiments."),
+    questions: Optional[Path] = typer.Option(None, help="Question file for --experiments."),
+    answers_a: Optional[Path] = typer.Option(None, "--answers-a"), answers_b: Optional[Path] = typer.Option(None, "--answers-b"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for the experiments' judgments."),
+    prefill: bool = typer.Option(False, help="Prefill the judge's verdict marker (small local judges)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Measure the judge's quirks: position bias, swap consistency, length bias, grades vs verdicts, human agreement."""
+    """Measure the judge's quirks: position bias, swap consistency, length bias, grades vs verdicts, human agreement;
+    with --experiments, whether a debiasing instruction shrinks the position bias and how often injection works."""
     import json
 
     from chatrecipe.data.records import read_jsonl
     from chatrecipe.evaluate.audit import human_agreement, length_bias, position_bias, scoring_vs_ranking
     from chatrecipe.evaluate.elo import battles_from_judgments
 
+    if experiments:
+        if not all((judge, questions, answers_a, answers_b, output)):
+            typer.echo("error: --experiments needs --judge, --questions, --answers-a, --answers-b and -o", err=True)
+            raise typer.Exit(2)
+        from chatrecipe.backends import load_backend
+        from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
+
+        backend = load_backend(judge, cache_dir=output / "cache")
+        qs, a, b = read_jsonl(questions), read_jsonl(answers_a), read_jsonl(answers_b)
+        found = {"debiasing": debiasing_experiment(backend, qs, a, b, output, prefill=prefill),
+                 "injection": injection_experiment(backend, qs, a, output, prefill=prefill)}
+        (output / "experiments.json").write_text(json.dumps(found, indent=1, default=str))
+        typer.echo(json.dumps(found, default=str) if as_json else
+                   f"debiasing instruction: position bias {found['debiasing'].get('effect', 'n/a')}; injected twin "
+                   f"wins {found['injection']['injected_wins_share']['value']} of decisive verdicts")
+        if not pairwise:
+            return
+    if not pairwise:
+        typer.echo("error: give --pairwise judgment files (or --experiments)", err=True)
+        raise typer.Exit(2)
     judgments = [j for p in pairwise for j in read_jsonl(p)]
     grades = [j for p in single for j in read_jsonl(p)]
     by_model: dict = {}
