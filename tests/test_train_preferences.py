@@ -104,3 +104,9 @@ def test_merge_adapter_gives_the_same_model(tmp_path, sft_adapter):
     a, b = load_model(str(merged)).state_dict(), load_model(str(sft_adapter)).state_dict()
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k]) for k in a)
     assert json.loads((merged / "chatrecipe_model.json").read_text())["merged_from"] == str(sft_adapter)
+
+
+def test_reward_model_starts_from_the_sft_adapter(tmp_path, sft_adapter):
+    data = write_preferences(tmp_path / "p.jsonl", n=8)
+    metrics = reward.run(FAST, model=str(sft_adapter), train_files=[data], output_dir=tmp_path / "rm")
+    assert metrics["global_step"] == 3 and math.isfinite(metrics["reward_accuracy"])

@@ -198,9 +198,16 @@ def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = 
         if meta.is_file() and json.loads(meta.read_text()).get("num_labels"):  # a reward model's one-output head
             kwargs.setdefault("num_labels", json.loads(meta.read_text())["num_labels"])
 
+        from peft import PeftConfig
+
         model = load_model(base, dtype=dtype, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
                            model_class=model_class, **kwargs)
-        model = PeftModel.from_pretrained(model, ref)
+        config = PeftConfig.from_pretrained(ref)
+        if model_class is not None and config.task_type == "CAUSAL_LM":
+            # a chat (SFT) adapter under a reward model's classifier head: apply it as a plain adapter, since a
+            # causal-LM PEFT wrapper expects generation methods a classifier does not have
+            config.task_type = None
+        model = PeftModel.from_pretrained(model, ref, config=config)
         return model.merge_and_unload() if merge else model
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
     if torch_dtype is not None:
