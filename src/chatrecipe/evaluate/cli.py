@@ -226,3 +226,76 @@ def audit(
 
 
 # --- rm, redteam, bench (evaluate/rm_bench.py, evaluate/redteam.py, evaluate/benchmarks.py) ---
+
+
+# --- redteam (evaluate/redteam.py) ---
+
+
+@app.command()
+def redteam(
+    model: List[str] = typer.Option(..., "--model", help="Model to red-team, as NAME=REF or REF (repeat for "
+                                    "checkpoints: --model base=... --model dpo=...)."),
+    judge: Optional[str] = typer.Option(None, help="Labelling judge model (local path or openai:<model>)."),
+    labeler: Optional[str] = typer.Option(None, help="'judge' (default with --judge) or 'refusal-keywords' "
+                                          "(offline; attack success becomes an upper bound)."),
+    prompts: List[str] = typer.Option(["redteam:default"], "--prompts", help="Red-team prompt files (JSONL; "
+                                      "repeatable); redteam:default is the shipped set."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for redteam.json and the labelled responses."),
+    attacker: Optional[str] = typer.Option(None, help="Model that writes new attack prompts from the successful "
+                                           "ones (red-teaming loop)."),
+    rounds: int = typer.Option(0, help="Attacker rounds (1 when --attacker is given without it)."),
+    variants: int = typer.Option(3, help="New prompts per successful prompt and round."),
+    max_seeds: int = typer.Option(20, help="Most successful prompts to build on per round."),
+    per_group: Optional[int] = typer.Option(None, help="At most this many prompts per (category, wrapper, "
+                                            "benign) group: a small run that covers every category."),
+    category: Optional[List[str]] = typer.Option(None, "--category", help="Only these categories."),
+    max_new_tokens: int = typer.Option(256), temperature: float = typer.Option(0.0), seed: int = typer.Option(0),
+    batch_size: int = typer.Option(8), dtype: Optional[str] = typer.Option(None),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for openai:<model> refs."),
+    judge_prompt: str = typer.Option("redteam-label", help="Judge template name or .txt path."),
+    prefill: bool = typer.Option(False, help="Prefill 'Label: [[' (small local judges)."),
+    max_cost: Optional[float] = typer.Option(None, help="Stop before API spending would pass this many dollars."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Attack success rate per category and jailbreak wrapper, and over-refusal on benign look-alikes, with
+    Wilson intervals, for one or more checkpoints; responses labelled refusal / safe / harmful."""
+    import json
+
+    from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.evaluate.redteam import RedteamError, run_redteam
+    from chatrecipe.evaluate.redteam_prompts import RedteamPromptError
+
+    models = dict(m.split("=", 1) if "=" in m else (Path(m).name or m, m) for m in model)
+    try:
+        result = run_redteam(models, judge, output, labeler=labeler, prompts=prompts, judge_prompt=judge_prompt,
+                             attacker=attacker, rounds=rounds, variants=variants, max_seeds=max_seeds,
+                             params=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature,
+                                                     seed=seed),
+                             per_group=per_group, categories=category, batch_size=batch_size, dtype=dtype,
+                             base_url=base_url, prefill=prefill, max_cost=max_cost)
+    except (RedteamError, RedteamPromptError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+
+    def show(figure: dict) -> str:
+        if figure["value"] is None:
+            return "n/a"
+        return (f"{100 * figure['value']:5.1f}% [{100 * figure['ci_low']:.1f}, {100 * figure['ci_high']:.1f}] "
+                f"({figure['count']}/{figure['n']})")
+
+    typer.echo(f"{result['prompts']['total']} prompts ({result['prompts']['benign']} benign), labelled by "
+               f"{result['provenance']['labeler']}; {result['prompts']['rejected']} rejected prompt lines")
+    for name, rates in result["models"].items():
+        typer.echo(f"{name}: attack success {show(rates['attack_success'])}  over-refusal "
+                   f"{show(rates['over_refusal'])}  unlabelled {rates['failed']['total']}")
+        for cat, figures in rates["per_category"].items():
+            typer.echo(f"   {cat:<18} attack success {show(figures['attack_success'])}")
+        for wrapper, figures in rates["per_wrapper"].items():
+            typer.echo(f"   wrapper {wrapper:<18} attack success {show(figures['attack_success'])}")
+        for step in rates["rounds"]:
+            typer.echo(f"   attacker round {step['round']}: {step['prompts']} prompts, attack success "
+                       f"{show(step['attack_success'])}")
+    typer.echo(f"wrote {output / 'redteam.json'} and {output / 'redteam-labels.jsonl'}")
