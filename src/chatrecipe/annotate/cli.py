@@ -1,7 +1,162 @@
-"""`chatrecipe annotate`: the command-line face of this stage; thin commands, heavy imports inside them."""
+"""`chatrecipe annotate`: the command-line face of this stage; thin commands, heavy imports inside them.
+
+Run as: `chatrecipe annotate add-annotator --db annotate.db --name ana`, then `create-project`, `serve`,
+`export` and `agreement`. `--db` takes a SQLite path (the default, WAL mode) or a `postgresql://` URL.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 app = typer.Typer(help="Collect demonstrations and preferences from people in a web app; export and agreement.", no_args_is_help=True, add_completion=False)
+
+DB_HELP = "Database: a SQLite file path (default annotate.db) or a postgresql://user@host/db URL."
+
+
+def _fail(message: str, code: int = 2) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    db: str = typer.Option("annotate.db", help=DB_HELP),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (127.0.0.1 keeps it local)."),
+    port: int = typer.Option(8100, help="Port."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Cache of model answers in dialogs (default under "
+                                             "$CHATRECIPE_HOME/annotate-cache)."),
+    secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (set when served over HTTPS)."),
+) -> None:
+    """Serve the annotation app; the admin signs in with $CHATRECIPE_ADMIN_TOKEN."""
+    import os
+
+    import uvicorn
+
+    from chatrecipe.annotate.app import create_app
+    from chatrecipe.annotate.security import ADMIN_ENV
+
+    if not os.environ.get(ADMIN_ENV):
+        typer.echo(f"note: {ADMIN_ENV} is not set, so nobody can open the admin pages", err=True)
+    home = Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
+    application = create_app(db, cache_dir=cache_dir or home / "annotate-cache", secure_cookies=secure_cookies)
+    typer.echo(f"annotation app on http://{host}:{port} (database {db})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command("add-annotator")
+def add_annotator_command(
+    name: str = typer.Option(..., help="The annotator's name (shown on the dashboard and in exports)."),
+    db: str = typer.Option("annotate.db", help=DB_HELP),
+) -> None:
+    """Create an annotator and print their sign-in token (only its hash is stored: keep it now)."""
+    from chatrecipe.annotate.projects import ProjectError, add_annotator
+    from chatrecipe.annotate.store import make_engine, make_sessionmaker
+
+    try:
+        with make_sessionmaker(make_engine(db)).begin() as session:
+            token = add_annotator(session, name)
+    except ProjectError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"name": name, "token": token}))
+
+
+@app.command("create-project")
+def create_project_command(
+    name: str = typer.Option(..., help="Project name."),
+    task: str = typer.Option(..., help="demonstration, pairwise or dialog."),
+    prompts: Path = typer.Option(..., help="Prompts file (JSON Lines; see chatrecipe.annotate.projects)."),
+    db: str = typer.Option("annotate.db", help=DB_HELP),
+    scale: str = typer.Option("anthropic-8", help="anthropic-8 or llama2-4 (pairwise and dialog)."),
+    overlap: int = typer.Option(1, help="Annotators per item (k >= 2 gives agreement figures)."),
+    max_turns: int = typer.Option(3, help="Turns per dialog."),
+    model: List[str] = typer.Option([], help="Model reference that answers (give two; dialogs and missing "
+                                              "pairwise responses)."),
+    guidelines: Optional[Path] = typer.Option(None, help="Text file of guidelines shown with every item."),
+    annotator: List[str] = typer.Option([], help="Only these annotators (default: all)."),
+    seed: Optional[int] = typer.Option(None, help="Seed for the random A/B display order."),
+) -> None:
+    """Make a project from a prompts file and assign each item to `overlap` annotators."""
+    from chatrecipe.annotate.app import default_backend_for
+    from chatrecipe.annotate.projects import ProjectError, create_project
+    from chatrecipe.annotate.store import make_engine, make_sessionmaker
+    from chatrecipe.data.records import RecordFileError
+
+    try:
+        with make_sessionmaker(make_engine(db)).begin() as session:
+            summary = create_project(session, name, task, prompts, scale=scale, overlap=overlap, max_turns=max_turns,
+                                     models=model, guidelines=guidelines.read_text() if guidelines else "",
+                                     annotators=annotator or None, backend_for=default_backend_for(None), seed=seed)
+    except (ProjectError, RecordFileError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(summary))
+
+
+@app.command()
+def export(
+    output: Path = typer.Option(..., "--output", "-o", help="Output file (.jsonl, .parquet, .jsonl.gz)."),
+    kind: str = typer.Option("preference", help="preference (for train rm/dpo), sft or battle (for Elo)."),
+    db: str = typer.Option("annotate.db", help=DB_HELP),
+    project: Optional[str] = typer.Option(None, help="Only this project (default: all)."),
+) -> None:
+    """Export annotations as preference, SFT conversation or battle records (invalid ones to .rejected.jsonl)."""
+    from chatrecipe.annotate.export import KINDS
+    from chatrecipe.annotate.export import export as run_export
+    from chatrecipe.annotate.store import make_engine, make_sessionmaker
+    from chatrecipe.data.records import write_records, write_rejected
+
+    if kind not in KINDS:
+        _fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    with make_sessionmaker(make_engine(db))() as session:
+        records, rejected = run_export(session, kind, project)
+    write_records(output, records)
+    rejected_file = write_rejected(output, rejected)
+    typer.echo(json.dumps({"kind": kind, "records": len(records), "rejected": len(rejected), "output": str(output),
+                           "rejected_file": str(rejected_file) if rejected_file else None}))
+
+
+@app.command()
+def agreement(
+    db: str = typer.Option("annotate.db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Inter-annotator agreement per pairwise project, and each annotator's rate of choosing the left response."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from chatrecipe.annotate.progress import all_agreements, annotator_stats
+    from chatrecipe.annotate.store import make_engine, make_sessionmaker
+
+    with make_sessionmaker(make_engine(db))() as session:
+        tables, people = all_agreements(session), annotator_stats(session)
+    if as_json:
+        typer.echo(json.dumps({"projects": tables, "annotators": people}, default=str))
+        return
+
+    def fmt(x, pattern="{:.3f}"):
+        return "—" if x is None else pattern.format(x)
+
+    table = Table(title="Inter-annotator agreement")
+    for column in ("project", "scale", "items ≥2 labels", "% agree", "Cohen κ", "Fleiss κ", "α nominal",
+                   "α interval", "α ordinal"):
+        table.add_column(column)
+    for t in tables:
+        table.add_row(t["project"], t["scale"] or "", f"{t['items_multiply_labelled']}/{t['items']}",
+                      fmt(t["percent_agreement"] and 100 * t["percent_agreement"], "{:.0f}"), fmt(t["cohen_kappa_mean"]),
+                      fmt(t["fleiss_kappa"]), fmt(t["alpha_nominal"]), fmt(t.get("alpha_interval")),
+                      fmt(t.get("alpha_ordinal")))
+    bias = Table(title="Annotators")
+    for column in ("annotator", "done", "median s/item", "chose left", "95% CI"):
+        bias.add_column(column)
+    for p in people:
+        bias.add_row(p["name"], f"{p['done']}/{p['assigned']}", fmt(p["median_seconds"], "{:.1f}"),
+                     fmt(p["left_rate"], "{:.0%}") + f" of {p['choices']}",
+                     "—" if p["left_rate"] is None else f"{p['left_low']:.0%}–{p['left_high']:.0%}")
+    console = Console()
+    console.print(table)
+    console.print(bias)
