@@ -227,6 +227,51 @@ def audit(
 
 # --- rm, redteam, bench (evaluate/rm_bench.py, evaluate/redteam.py, evaluate/benchmarks.py) ---
 
+# --- rm (evaluate/rm_bench.py) ---
+
+
+@app.command("rm")
+def rm_bench(
+    test_sets: List[str] = typer.Argument(..., help="Preference test sets: files in the preference record format "
+                                          "(`chatrecipe data convert` makes them from HH-RLHF, SHP, ...) or shipped "
+                                          "sets such as rm:helpful.jsonl."),
+    scorer: List[str] = typer.Option([], "--scorer", help="Repeatable: a reward model (folder or rm:MODEL), "
+                                     "dpo:POLICY (with --reference), judge:MODEL, or length / random (the "
+                                     "baselines, always added)."),
+    reference: Optional[str] = typer.Option(None, help="Reference model for dpo: scorers (the model DPO started "
+                                            "from)."),
+    output: Path = typer.Option(Path("rm-bench"), "-o", "--output", help="Folder of rm_bench.json (rows are merged "
+                                "into an existing leaderboard) and rm_bench.rejected.jsonl."),
+    batch_size: int = typer.Option(8, help="Sequences per forward pass (length-sorted batches)."),
+    dtype: str = typer.Option("float32", help="float32 or bfloat16 (recorded in each row)."),
+    max_length: Optional[int] = typer.Option(None, help="Tokens at most per sequence (default: the model's "
+                                             "context); longer pairs are reported, never truncated."),
+    seed: int = typer.Option(0, help="Seed of the random baseline."),
+    prefill: bool = typer.Option(False, help="Prefill the judge's verdict marker (small local judges)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Reward-model accuracy on preference test sets, per set and averaged, beside the length and random baselines."""
+    import json
+
+    from chatrecipe.evaluate.rm_bench import format_table, run_bench
+    from chatrecipe.train.reward_scoring import RewardScoringError
+
+    try:
+        results = run_bench(test_sets, scorer, output, batch_size=batch_size, dtype=dtype, max_length=max_length,
+                            reference=reference, seed=seed, prefill=prefill)
+    except (RewardScoringError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(results, default=str))
+        return
+    typer.echo(format_table(results))
+    problems = {k: sum(r[k] for r in results["rows"]) for k in ("ties", "failed")}
+    rejected = sum(s["rejected"] for s in results["test_sets"].values())
+    typer.echo(f"wrote {output / 'rm_bench.json'}; {problems['ties']} ties, {problems['failed']} pairs not scored, "
+               f"{rejected} invalid rows" + (f" (reasons in {output / 'rm_bench.rejected.jsonl'})"
+                                             if problems["failed"] or rejected else ""))
+
 
 # --- redteam (evaluate/redteam.py) ---
 
