@@ -1,0 +1,97 @@
+"""The synth stage: self-instruct, roleplay and pairs in that order, into one folder the data stage reads.
+
+Writes `sft.jsonl` (self-instruct and roleplay conversations), `preferences.jsonl` (pairs), `tasks.jsonl`
+(kept self-instruct tasks with instruction/input/output), `sft.rejected.jsonl` (every rejected item with its
+reason), `summary.json` (see synth/summary.py for its shape) and `cache/` (every answer, keyed by content:
+a rerun after a crash asks nothing twice). Pairs use the self-instruct instructions and roleplayed dialogs as
+prompts when those ran, so one recipe section bootstraps SFT and preference data together.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatrecipe.backends.base import Backend
+from chatrecipe.synth.args import parse_synth
+from chatrecipe.synth.requests import Requester
+from chatrecipe.synth.summary import print_summary, write_summary
+
+
+def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
+              backends: dict[str, Backend] | None = None) -> dict:
+    """Run the methods the section names; returns `{"metrics": {...}, "artifacts": {...}}` for the pipeline.
+
+    `backends` maps model references to ready backends (a ScriptedBackend in logic tests, an already loaded
+    model); every other reference is loaded with `load_backend`. All of them are cached under `cache/`.
+    """
+    from chatrecipe.data.records import write_records, write_rejected
+
+    args = parse_synth(section)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    requester = Requester(cache_dir=Path(args.cache_dir) if args.cache_dir else output_dir / "cache",
+                          base_url=args.base_url, batch_size=args.batch_size, max_concurrency=args.max_concurrency,
+                          dtype=args.dtype, max_cost=args.max_cost, max_failed_fraction=args.max_failed_fraction)
+    for ref, backend in (backends or {}).items():
+        requester.use(ref, backend)
+    common = {"seed": seed, "language": args.language, "max_new_tokens": args.max_new_tokens}
+    started = time.time()
+    conversations, preferences, rejected, reports = [], [], [], {}
+    try:
+        if "self_instruct" in args.methods:
+            from chatrecipe.synth.self_instruct import self_instruct
+
+            made = self_instruct(args.methods["self_instruct"], requester, args.generator, **common)
+            write_records(output_dir / "tasks.jsonl", made.tasks)
+            conversations += made.conversations
+            rejected += made.rejected
+            reports["self_instruct"] = made.report
+        if "roleplay" in args.methods:
+            from chatrecipe.synth.roleplay import roleplay
+
+            made = roleplay(args.methods["roleplay"], requester, args.generator, **common)
+            conversations += made.conversations
+            rejected += made.rejected
+            reports["roleplay"] = made.report
+        if "pairs" in args.methods:
+            from chatrecipe.synth.pairs import make_pairs
+
+            pairs_args = args.methods["pairs"]
+            upstream = [c for c in conversations
+                        if (c["source"] == "synth:self-instruct" and pairs_args.use_self_instruct)
+                        or (c["source"] == "synth:roleplay" and pairs_args.use_roleplay)]
+            made = make_pairs(pairs_args, requester, args.generator, output_dir=output_dir, upstream=upstream,
+                              **common)
+            preferences += made.pairs
+            rejected += made.rejected
+            reports["pairs"] = made.report
+    finally:
+        requester.close()
+    outputs = {"synth_sft": None, "synth_preferences": None, "rejected": None}
+    if conversations:
+        outputs["synth_sft"] = str(output_dir / "sft.jsonl")
+        write_records(outputs["synth_sft"], conversations)
+    if preferences:
+        outputs["synth_preferences"] = str(output_dir / "preferences.jsonl")
+        write_records(outputs["synth_preferences"], preferences)
+    written = write_rejected(output_dir / "sft.jsonl", rejected)
+    outputs["rejected"] = str(written) if written else None
+    summary = {"methods": reports, "usage": requester.usage(), "outputs": outputs,
+               "seconds": round(time.time() - started, 2)}
+    write_summary(output_dir / "summary.json", summary)
+    print_summary(summary)
+    return {"metrics": _metrics(summary), "artifacts": {k: v for k, v in outputs.items() if k != "rejected" and v}}
+
+
+def _metrics(summary: dict) -> dict:
+    """Flat numbers for the manifest: generated/kept/rejected per method, requests, tokens, cost."""
+    metrics = {}
+    for name, report in summary["methods"].items():
+        metrics[f"{name}_generated"] = report["generated"]
+        metrics[f"{name}_kept"] = report["kept"]
+        metrics[f"{name}_rejected"] = sum(report["rejected"].values())
+    usage = summary["usage"]
+    metrics.update(requests=usage["requests"], cached=usage["cached"], failed=usage["failed"],
+                   completion_tokens=usage["completion_tokens"], cost=usage["cost"], seconds=summary["seconds"])
+    return metrics
