@@ -20,7 +20,7 @@ def project_progress(session) -> list[dict]:
         assignments = session.execute(select(Assignment.done).join(Item).where(Item.project_id == project.id)).all()
         done = sum(1 for (d,) in assignments if d)
         rows.append({"id": project.id, "name": project.name, "task": project.task, "scale": project.scale,
-                     "overlap": project.overlap, "items": session.query(Item).filter_by(project_id=project.id).count(),
+                     "overlap": project.overlap, "n_items": session.query(Item).filter_by(project_id=project.id).count(),
                      "assignments": len(assignments), "done": done,
                      "percent": 100.0 * done / len(assignments) if assignments else 0.0})
     return rows
