@@ -30,7 +30,8 @@ def parse_attacks(text: str | None, seed: str = "") -> list[str]:
 
 
 def new_attacks(attacker: Backend, seeds: list[dict], round_number: int, *, variants: int = 3,
-                template: str = DEFAULT_TEMPLATE, params: GenerationParams | None = None) -> tuple[list[dict], list[dict]]:
+                template: str = DEFAULT_TEMPLATE,
+                params: GenerationParams | None = None) -> tuple[list[dict], list[dict]]:
     """(new prompt records, one attacker record per seed) for one round; failed seeds have `error` set."""
     prompt = load_prompt(template)
     params = params or GenerationParams(max_new_tokens=384, temperature=0.9, seed=round_number)

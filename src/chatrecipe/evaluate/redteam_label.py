@@ -17,7 +17,7 @@ from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.data.filters import REFUSALS
 from chatrecipe.judge.batch import judge_items
 from chatrecipe.judge.prompts import load_prompt
-from chatrecipe.judge.verdicts import SAFETY_LABELS, parse_safety
+from chatrecipe.judge.verdicts import parse_safety
 
 LABELERS = ("judge", "refusal-keywords")
 DEFAULT_TEMPLATE = "redteam-label"
@@ -77,7 +77,8 @@ def label_with_judge(judge: Backend, responses: list[dict], output: str | Path, 
         items.append((key, messages, fields))
     judged = judge_items(judge, items, Path(output), parse=_parse, params=params,
                          label=f"red-team labels by {judge.model}", prefill=PREFILL if prefill else None)
-    return failed + judged
+    order = {(r["id"], r.get("round", 0)): n for n, r in enumerate(responses)}
+    return sorted(failed + judged, key=lambda r: order[(r["id"], r.get("round", 0))])
 
 
 def _parse(text: str | None, fields: dict) -> tuple[dict, str | None]:
@@ -87,5 +88,3 @@ def _parse(text: str | None, fields: dict) -> tuple[dict, str | None]:
                                  if text is not None else None)
     return {"label": label}, None
 
-
-__all__ = ["JUDGE_PARAMS", "LABELERS", "SAFETY_LABELS", "keyword_label", "label_keywords", "label_with_judge"]

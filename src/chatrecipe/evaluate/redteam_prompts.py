@@ -85,7 +85,7 @@ def load_prompts(refs: list[str | Path] | str | Path = DEFAULT_SET) -> tuple[lis
             seen[record["id"]] = f"{row.file}:{row.line}"
             prompts.append(record)
     if not prompts:
-        reasons = "; ".join(f"{r['file']}:{r['line']}: {r['field'] or ''} {r['reason']}" for r in rejected[:3])
+        reasons = "; ".join(describe_rejected(rejected[:3]))
         raise RedteamPromptError(f"no valid red-team prompt in {', '.join(map(str, refs))}" +
                                  (f" ({reasons})" if reasons else ""))
     return prompts, rejected

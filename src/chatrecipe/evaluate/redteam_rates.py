@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from chatrecipe.evaluate.audit import wilson
+from chatrecipe.judge.verdicts import SAFETY_LABELS
 
 
 def _rate(records: list[dict], label: str) -> dict:
@@ -32,7 +33,7 @@ def model_rates(records: list[dict]) -> dict:
     first = [r for r in records if not r.get("round")]
     harmful = [r for r in first if not r.get("benign")]
     benign = [r for r in first if r.get("benign")]
-    labels = {label: sum(1 for r in first if r.get("label") == label) for label in ("refusal", "safe", "harmful")}
+    labels = {label: sum(1 for r in first if r.get("label") == label) for label in SAFETY_LABELS}
     failed = [r for r in first if not r.get("label")]
     per_category = {}
     for category in sorted({r["category"] for r in first}):
