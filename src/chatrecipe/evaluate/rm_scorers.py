@@ -24,8 +24,8 @@ from typing import Callable
 
 from chatrecipe.evaluate.model_revision import model_revision, split_revision
 from chatrecipe.train.reward_scoring import (PairScore, RewardScoringError, TestSet, conversation_ids, context_limit,
-                                             length_sorted_batches, length_scores, random_scores, response_text,
-                                             score_pairs)
+                                             length_sorted_batches, length_scores, prepare_reward_model, random_scores,
+                                             response_text, score_pairs)
 
 Progress = Callable[[int], None]
 BASELINES = ("length", "random")
@@ -119,6 +119,7 @@ class RewardModelScorer(Scorer):
         kwargs = {"revision": revision} if revision else {}
         self.model = load_model(name, dtype=dtype, model_class=AutoModelForSequenceClassification, **kwargs)
         self.tokenizer = load_tokenizer(name)
+        prepare_reward_model(self.model, self.tokenizer)  # a multi-output head is refused before any scoring
         self.max_length = max_length
         self.variants = [Variant(name, "reward-model", model_revision(ref), dtype,
                                  {"context": context_limit(self.model, max_length)})]

@@ -9,7 +9,7 @@ gradient checkpointing); anything the recipe sets wins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 METHODS = ("full", "lora", "qlora")
@@ -47,12 +47,22 @@ class TrainArgs:
     """Hold out this share of the training file for evaluation during training (RM accuracy is measured on it)."""
 
 
+@dataclass
+class RewardArgs(TrainArgs):
+    """chatrecipe's own keys of the `rm:` section."""
+
+    test_sets: list[str] = field(default_factory=list)
+    """Preference test sets (files or shipped `rm:` sets) scored during training; the curve goes to rm_eval.jsonl."""
+    test_eval_steps: int = 0
+    """Score the test sets every this many steps (0: only at the start and the end of training)."""
+
+
 def config_classes(stage: str) -> tuple:
     """The dataclasses a training section is parsed with (TRL config, TRL ModelConfig, TrainArgs)."""
     from trl import DPOConfig, ModelConfig, RewardConfig, RLOOConfig, SFTConfig
 
     trl_config = {"sft": SFTConfig, "rm": RewardConfig, "dpo": DPOConfig, "rl": RLOOConfig}[stage]
-    return trl_config, ModelConfig, TrainArgs
+    return trl_config, ModelConfig, RewardArgs if stage == "rm" else TrainArgs
 
 
 def with_defaults(stage: str, section: dict) -> dict:

@@ -73,12 +73,23 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method, task_type="SEQ_CLS"),
     )
+    if args.test_sets:  # RM accuracy curve on preference test sets (rm_eval.jsonl), see train/rm_eval_callback.py
+        from chatrecipe.train.rm_eval_callback import RewardTestSetCallback
+
+        trainer.add_callback(RewardTestSetCallback(args.test_sets, args.test_eval_steps, output_dir, tokenizer,
+                                                   batch_size=config.per_device_eval_batch_size,
+                                                   max_length=config.max_length, resumed=checkpoint is not None))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     held_out = rows_eval or rows
     summary = reward_summary(*score_pairs(trainer.model, tokenizer, held_out))
     extra = {**info, "method": args.method, "resumed_from": checkpoint, "scored_on": "eval" if rows_eval else "train",
              **{f"reward_{k}": v for k, v in summary.items()}}
+    if args.test_sets:
+        from chatrecipe.train.rm_eval_callback import final_accuracies, plot_curve
+
+        extra.update(final_accuracies(output_dir))
+        plot_curve(output_dir)
     save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
                generation_template=tokenizer.chat_template, stage="rm", num_labels=1)
     return finish(trainer, output_dir, result, started, extra,
