@@ -92,3 +92,63 @@ def test_debiasing_and_injection_experiments_measure_a_scripted_judge(tmp_path):
     assert result["debiased"]["first_position_share"]["value"] == 0.0 and result["effect"] == "flipped"
     injection = injection_experiment(ScriptedBackend(judge, "j"), questions, answers_a, tmp_path)
     assert injection["injected_wins_share"]["value"] == 1.0 and injection["pairs"] == 12
+
+
+def test_diversity_bias_planted():
+    from chatrecipe.evaluate.audit import distinct_n, diversity_bias
+
+    assert distinct_n("a b a b a b") == pytest.approx(2 / 5)
+    assert distinct_n("one") is None
+    varied = "the quick brown fox jumps over a lazy dog"
+    repeated = "the the the the the the the the the"
+    answers = {"x": [{"question_id": q, "turns": [varied]} for q in range(40)],
+               "y": [{"question_id": q, "turns": [repeated]} for q in range(40)]}
+    # the judge picks x (the diverse one) on 30 of 40 questions
+    judgments = [{"question_id": q, "model_a": "x", "model_b": "y", "turn": 1, "error": None,
+                  "winner": "model_a" if q < 30 else "model_b"} for q in range(40)]
+    result = diversity_bias(judgments, answers)
+    assert result["more_diverse_wins_share"]["value"] == pytest.approx(0.75)
+    assert result["distinct_2"]["x"] == 1.0 and result["distinct_2"]["y"] == pytest.approx(1 / 8)
+
+
+def test_model_family_names():
+    from chatrecipe.evaluate.audit import model_family
+
+    assert model_family("smollm2-135m-instruct") == "smollm"
+    assert model_family("openai:gpt-4o-mini") == "gpt"
+    assert model_family("meta-llama/Llama-2-7b-chat-hf") == "llama"
+    assert model_family("runs/demo/sft/final", {"runs/demo/sft/final": "smollm"}) == "smollm"
+
+
+def test_self_preference_against_humans_on_the_same_pairs():
+    from chatrecipe.evaluate.audit import self_preference
+
+    families = {"gpt-4o": "gpt", "llama-2-7b": "llama"}
+    judge = [{"question_id": q, "model_a": "gpt-4o", "model_b": "llama-2-7b",
+              "winner": "model_a" if q < 8 else "model_b"} for q in range(10)]
+    judge += [{"question_id": 99, "model_a": "gpt-4o", "model_b": "gpt-4o-mini", "winner": "model_a"}]  # both own
+    humans = [{"question_id": q, "model_a": "llama-2-7b", "model_b": "gpt-4o", "judge": "human:a",
+               "winner": "model_b" if q < 5 else "model_a"} for q in range(10)]
+    result = self_preference(judge, "gpt", families, humans)
+    assert result["own_family_wins_share"]["value"] == 0.8 and result["own_family_wins_share"]["n"] == 10
+    assert result["human_own_family_wins_share"]["value"] == 0.5
+    assert result["excess"] == pytest.approx(0.3)
+
+
+def test_contamination_share_of_questions():
+    from chatrecipe.evaluate.audit import contamination
+
+    report = [{"id": "t1", "eval_id": "3", "match": "x"}, {"id": "t2", "eval_id": "3", "match": "x"},
+              {"id": "t3", "eval_id": "7", "match": "y"}]
+    questions = [{"question_id": i} for i in range(10)]
+    result = contamination(report, questions)
+    assert result["contaminated_questions"]["value"] == pytest.approx(0.2)
+    assert result["matches"] == {"3": ["t1", "t2"], "7": ["t3"]} and result["training_records"] == 3
+
+
+def test_likert_extremes_position():
+    from chatrecipe.evaluate.audit import likert_position_extremes
+
+    ratings = [1] * 6 + [8] * 2 + [4, 5, None]
+    result = likert_position_extremes([{"rating": r} for r in ratings])
+    assert result["value"] == 0.75 and result["n"] == 8

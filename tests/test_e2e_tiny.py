@@ -42,6 +42,12 @@ report: {{}}
     experiments = json.loads((run / "judge" / "audit-experiments.json").read_text())
     assert experiments["questions"] == 3 and "debiased" in experiments["debiasing"]
     assert "first-position share, debiasing prompt" in page
+    for figure in ("more diverse answer wins", "own-family answer wins", "eval questions found in training data"):
+        assert figure in page, figure
+    assert "Self-preference is not measured" in page  # every checkpoint shares the judge's family here
+    audit = json.loads((run / "eval" / "sections" / "80-audit.json").read_text())
+    assert {"eval/judge_audit.png", "eval/length_bias.png"} <= set(audit["plots"])
+    assert all((run / p).stat().st_size > 0 for p in audit["plots"])
     # the tiny random judge cannot follow the format: its verdicts are failures, counted, never defaulted
     judgments = [json.loads(line) for line in (run / "judge" / "single.jsonl").read_text().splitlines()]
     assert all(j["score"] is None and j["error"] for j in judgments if "[[" not in (j["raw"] or ""))

@@ -126,7 +126,7 @@ def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], 
 def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, bootstrap: int = 1000,
                 seed: int = 0) -> tuple[dict, dict]:
     from chatrecipe.evaluate.elo import battles_from_judgments, leaderboard
-    from chatrecipe.report.plots import ratings_plot
+    from chatrecipe.report.plots import heatmap, ratings_plot
 
     battles = battles_from_judgments(pairwise, questions)
     (out_dir / "battles.jsonl").write_text("".join(__import__("json").dumps(b) + "\n" for b in battles))
@@ -144,6 +144,11 @@ def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, boot
         plots.append(ratings_plot(table, out_dir / f"elo_{key}.png", title=f"Ratings ({title.lower()})"))
         for m, v in table.items():
             per_model.setdefault(m, {})[f"elo_{key}"] = v
+    matrices = board.get("matrices")
+    if matrices and len(matrices["models"]) > 1:
+        for kind in ("observed", "predicted"):
+            plots.append(heatmap(matrices[kind], matrices["models"], out_dir / f"winrate_{kind}.png",
+                                 title=f"{kind.capitalize()} win rate (row beats column)"))
     section = {"title": "Elo / Bradley-Terry leaderboard (judge battles)", "order": 70, "warnings": warnings,
                "text": f"{board['battles']} battles from the judge's combined verdicts; ratings on the Elo scale "
                        "(base 10, scale 400, mean 1000).",
@@ -160,18 +165,31 @@ def _read_json(path):
 
 def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_dir: Path,
                   judge: str | None = None, checkpoints: dict | None = None,
-                  judgments_files: dict | None = None) -> tuple[dict, dict]:
-    from chatrecipe.evaluate.audit import length_bias, position_bias, scoring_vs_ranking
-    from chatrecipe.report.plots import bars_with_intervals
+                  judgments_files: dict | None = None, families: dict | None = None,
+                  contamination_report: list[dict] | None = None,
+                  questions: list[dict] | None = None) -> tuple[dict, dict]:
+    from chatrecipe.evaluate.audit import (contamination, diversity_bias, length_bias, model_family, position_bias,
+                                           scoring_vs_ranking, self_preference)
+    from chatrecipe.evaluate.elo import battles_from_judgments
+    from chatrecipe.report.plots import bars_with_intervals, binned_curve
 
     position = position_bias(pairwise)
     length = length_bias(pairwise, answers)
+    diversity = diversity_bias(pairwise, answers)
     agreement = scoring_vs_ranking(pairwise, single) if single else {"agreement": {"value": None, "n": 0}}
     experiments = _read_json(judgments_files.get("audit_experiments")) if judgments_files else None
     figures = {"first-position share": position["first_position_share"],
                "swap consistency": position["swap_consistency"], "tie share": position["tie_share"],
                "longer answer wins": length["longer_wins_share"],
+               "more diverse answer wins": diversity["more_diverse_wins_share"],
                "grades agree with verdicts": agreement["agreement"]}
+    own = None
+    if judge:
+        own = self_preference(battles_from_judgments(pairwise), model_family(judge, families), families or {})
+        figures["own-family answer wins"] = own["own_family_wins_share"]
+    doped = contamination(contamination_report, questions or []) if contamination_report is not None else None
+    if doped:
+        figures["eval questions found in training data"] = doped["contaminated_questions"]
     if experiments:
         figures["first-position share, debiasing prompt"] = experiments["debiasing"]["debiased"]["first_position_share"]
         figures["injected answer beats its clean twin"] = experiments["injection"]["injected_wins_share"]
@@ -180,6 +198,8 @@ def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_d
     plot = bars_with_intervals({k: v for k, v in figures.items() if v.get("value") is not None},
                                out_dir / "judge_audit.png", title="Judge audit (95% Wilson intervals)",
                                reference=0.5)
+    curve = binned_curve(length["points"], out_dir / "length_bias.png", title="Length bias: does the longer answer win?",
+                         xlabel="log(length of model_a / length of model_b)")
     warnings = []
     first = position["first_position_share"]
     if first["value"] is not None and first["n"] >= 10 and (first["ci_low"] > 0.5 or first["ci_high"] < 0.5):
@@ -194,6 +214,12 @@ def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_d
         warnings.append(f"An answer carrying an instruction to the judge beat its clean twin in "
                         f"{100 * injected['value']:.0f}% of decisive verdicts: the judge can be steered by the text "
                         "it judges.")
+    if doped and doped["training_records"]:
+        warnings.append(f"{doped['training_records']} training records shared long n-grams with "
+                        f"{len(doped['matches'])} evaluation questions (\"doping\"); they were removed before "
+                        "training, but scores on those questions deserve suspicion.")
+    unmeasured = (" Self-preference is not measured: no pair had exactly one model of the judge's family."
+                  if own and own["own_family_wins_share"]["n"] == 0 else "")
     judged = set((checkpoints or {}).values()) | {m for j in pairwise for m in (j.get("model_a"), j.get("model_b"))}
     if judge and (judge in judged or judge == (checkpoints or {}).get("base")):
         warnings.append(f"The judge ({judge}) is the base model of the judged checkpoints: a judge of the same "
@@ -201,8 +227,9 @@ def audit_section(pairwise: list[dict], single: list[dict], answers: dict, out_d
     section = {"title": "Judge audit", "order": 80, "warnings": warnings,
                "text": "Measured on this run's own judgments: how often the judge prefers the first position, "
                        "stays consistent when answers swap places, prefers the longer answer, and whether its 1-10 "
-                       f"grades rank pairs the way its pairwise verdicts do. Failed verdicts: {position['failures']}.",
+                       f"grades rank pairs the way its pairwise verdicts do. Failed verdicts: {position['failures']}."
+                       + unmeasured,
                "tables": [{"title": "Judge quirks (%)", "columns": ["figure", "value [95% CI]", "n"], "rows": rows}],
-               "plots": [str(Path("eval") / plot.name)],
+               "plots": [str(Path("eval") / plot.name), str(Path("eval") / curve.name)],
                "metrics": {k: v.get("value") for k, v in figures.items()}}
     return section, {}

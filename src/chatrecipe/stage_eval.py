@@ -113,6 +113,18 @@ def _write_section(run, name: str, section: dict) -> None:
     (folder / f"{name}.json").write_text(json.dumps(section, indent=1, default=str))
 
 
+def _contamination_report(run) -> list[dict] | None:
+    """What the data stage's decontamination found (before it removed it), or None when it did not run."""
+    found, ran = [], False
+    for name in ("sft", "preferences"):
+        path = Path(run.run_dir) / "data" / f"{name}-cleaning.json"
+        if path.exists():
+            report = json.loads(path.read_text())
+            ran = ran or "contamination" in report
+            found += report.get("contamination", [])
+    return found if ran else None
+
+
 def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
     """Win rates, MT-Bench tables, Elo/Bradley-Terry and the judge audit, as report sections and a summary."""
     from chatrecipe import eval_sections
@@ -134,10 +146,14 @@ def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
         builders.append(("70-elo", lambda: eval_sections.elo_section(pairwise, questions, out_dir,
                                                                      bootstrap=args.bootstrap, seed=run.seed)))
     if pairwise and args.audit:
-        builders.append(("80-audit", lambda: eval_sections.audit_section(pairwise, single, answers, out_dir,
-                                                                         judge=run.artifacts.get("judge_model"),
-                                                                         checkpoints=checkpoints,
-                                                                         judgments_files=judgments)))
+        from chatrecipe.evaluate.audit import model_family
+
+        # every checkpoint of a run is trained from the recipe's model, so all share its family
+        families = {name: model_family(checkpoints["base"]) for name in checkpoints}
+        builders.append(("80-audit", lambda: eval_sections.audit_section(
+            pairwise, single, answers, out_dir, judge=run.artifacts.get("judge_model"), checkpoints=checkpoints,
+            judgments_files=judgments, families=families, contamination_report=_contamination_report(run),
+            questions=questions)))
     metrics = {}
     for name, build in builders:
         section, per_model = build()

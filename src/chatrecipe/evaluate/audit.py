@@ -126,3 +126,92 @@ def human_agreement(judge_battles: list[dict], human_battles: list[dict]) -> dic
             "agreement_without_ties": wilson(sum(x == y for x, y in no_ties), len(no_ties)),
             "cohen_kappa": cohen_kappa(judge_labels, human_labels),
             "per_category": {c: wilson(sum(v), len(v)) for c, v in sorted(per_category.items())}}
+
+
+def distinct_n(text: str, n: int = 2) -> float | None:
+    """Distinct n-grams over all n-grams of an answer (a lexical-diversity figure); None when it is too short."""
+    tokens = text.split()
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else None
+
+
+def diversity_bias(pairwise: list[dict], answers: dict[str, list[dict]], n: int = 2) -> dict:
+    """Does the judge favour the more diverse answer? Share of decisive verdicts won by the higher distinct-n answer,
+    plus each model's mean distinct-n, so a win-rate gap can be read against a diversity gap."""
+    texts = {(m, r["question_id"], t): text for m, records in answers.items() for r in records
+             for t, text in enumerate(r["turns"], start=1)}
+    wins = decisive = 0
+    for j in pairwise:
+        if j.get("error") or j.get("winner") not in ("model_a", "model_b"):
+            continue
+        turn = j.get("turn", 1)
+        da = distinct_n(texts.get((j["model_a"], j["question_id"], turn), ""), n)
+        db = distinct_n(texts.get((j["model_b"], j["question_id"], turn), ""), n)
+        if da is None or db is None or da == db:
+            continue
+        decisive += 1
+        wins += (j["winner"] == "model_a") == (da > db)
+    per_model = {}
+    for model, records in answers.items():
+        values = [d for r in records for text in r["turns"] if (d := distinct_n(text, n)) is not None]
+        per_model[model] = sum(values) / len(values) if values else None
+    return {"more_diverse_wins_share": wilson(wins, decisive), f"distinct_{n}": per_model}
+
+
+def model_family(ref: str, families: dict[str, str] | None = None) -> str:
+    """A model's family for self-preference: an explicit mapping wins, else the first word of its name without
+    digits (`smollm2-135m-instruct` -> `smollm`, `openai:gpt-4o` -> `gpt`, `meta-llama/Llama-2-7b` -> `llama`)."""
+    import re
+
+    if families and ref in families:
+        return families[ref]
+    name = ref.split(":", 1)[-1].rstrip("/").split("/")[-1].lower()
+    word = re.split(r"[-_ .]", name, maxsplit=1)[0]
+    return re.sub(r"\d+$", "", word) or name
+
+
+def self_preference(battles: list[dict], judge_family: str, families: dict[str, str],
+                    human_battles: list[dict] | None = None) -> dict:
+    """How often the judge picks the answer from its own model family when exactly one side is of that family.
+
+    A raw rate mixes self-preference with real quality, so when people judged the same pairs their rate on those
+    pairs is reported beside it and `excess` is the difference (the recipe's "judges prefer their own style").
+    """
+    def own_side(b):
+        sides = [s for s in ("model_a", "model_b") if families.get(b[s], model_family(b[s])) == judge_family]
+        return sides[0] if len(sides) == 1 else None
+
+    def key(b):
+        return (b.get("question_id"), *sorted((b["model_a"], b["model_b"])))
+
+    def own_rate(rows):
+        decisive = [(b, own_side(b)) for b in rows if b.get("winner") in ("model_a", "model_b") and own_side(b)]
+        return wilson(sum(b["winner"] == side for b, side in decisive), len(decisive)), {key(b) for b, _ in decisive}
+
+    judge_rate, judged_keys = own_rate(battles)
+    result = {"judge_family": judge_family, "own_family_wins_share": judge_rate}
+    if human_battles:
+        human_rate, _ = own_rate([b for b in human_battles if key(b) in judged_keys])
+        result["human_own_family_wins_share"] = human_rate
+        if judge_rate["value"] is not None and human_rate["value"] is not None:
+            result["excess"] = judge_rate["value"] - human_rate["value"]
+    return result
+
+
+def contamination(report: list[dict], questions: list[dict]) -> dict:
+    """Evaluation questions whose n-grams were found in training data (`data decontaminate`'s report): the share
+    of the question set that was "doped", with the training ids that matched."""
+    hits: dict = defaultdict(list)
+    for entry in report:
+        hits[entry["eval_id"]].append(entry["id"])
+    ids = {str(q.get("question_id")) for q in questions}
+    found = {str(qid): train_ids for qid, train_ids in hits.items() if not ids or str(qid) in ids}
+    return {"contaminated_questions": wilson(len(found), len(ids) or len(found)), "training_records": len(report),
+            "matches": dict(sorted(found.items()))}
+
+
+def likert_position_extremes(judgments: list[dict], low: int = 1, high: int = 8) -> dict:
+    """On a Likert preference scale (Anthropic 1-8: 1 = the first-shown answer is much better), the share of
+    extreme ratings that favour the first-shown answer; 0.5 means no position bias among strong opinions."""
+    extreme = [j for j in judgments if not j.get("error") and j.get("rating") in (low, high)]
+    return wilson(sum(j["rating"] == low for j in extreme), len(extreme))

@@ -55,3 +55,56 @@ def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, refere
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def heatmap(matrix: list[list[float | None]], labels: list[str], path: Path, title: str) -> Path:
+    """A model-by-model matrix (row beats column), values written in the cells; empty cells for no data."""
+    import numpy as np
+
+    plt = _pyplot()
+    values = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
+    size = 1.2 + 0.7 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(values, cmap="RdBu", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if not np.isnan(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("opponent")
+    ax.set_ylabel("model")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlabel: str, bins: int = 8) -> Path:
+    """Mean outcome against a quantity, in equal-count bins with standard-error bars (e.g. the
+    share of wins against the log length ratio: a flat line at 0.5 means no length bias)."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    if points:
+        x = np.array([p[0] for p in points])
+        y = np.array([p[1] for p in points])
+        order = np.argsort(x)
+        for chunk in np.array_split(order, min(bins, len(order))):
+            if len(chunk):
+                mean = y[chunk].mean()
+                err = np.sqrt(mean * (1 - mean) / len(chunk))
+                ax.errorbar(x[chunk].mean(), mean, yerr=err, fmt="o", capsize=3, color="#3b5ba5")
+    ax.axhline(0.5, color="#c44", linestyle="--", linewidth=1)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("win probability")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
