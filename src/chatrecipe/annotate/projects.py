@@ -94,29 +94,31 @@ def read_prompts(path: Path, task: str) -> tuple[list[dict], list[dict]]:
     return items, rejected
 
 
-def generate_missing(items: list[dict], models: list[str], backend_for: Callable[[str], object]) -> list[str]:
-    """Fill missing pairwise responses with the two models' answers; returns the errors of failed requests."""
+def generate_missing(items: list[dict], models: list[str], backend_for: Callable[[str], object],
+                     max_new_tokens: int = 512) -> dict[str, list[str]]:
+    """Fill missing pairwise responses with the two models' answers; returns why items failed, by item id."""
     from chatrecipe.backends import GenerationParams
 
-    errors = []
+    failed: dict[str, list[str]] = {}
     for side, ref in zip(("a", "b"), models):
         todo = [item for item in items if not item[f"response_{side}"]]
         if not todo:
             continue
         backend = backend_for(ref)
-        results = backend.chat([item["prompt"] for item in todo], GenerationParams(max_new_tokens=512))
+        results = backend.chat([item["prompt"] for item in todo], GenerationParams(max_new_tokens=max_new_tokens))
         for item, result in zip(todo, results):
             if result.ok and result.text.strip():
                 item[f"response_{side}"], item[f"model_{side}"] = result.text, ref
             else:
-                errors.append(f"{item['external_id']}: {ref} gave no answer ({result.error or 'empty text'})")
-    return errors
+                failed.setdefault(item["external_id"], []).append(
+                    f"{ref} gave no answer ({result.error or 'empty text'})")
+    return failed
 
 
 def create_project(session, name: str, task: str, prompts: Path, *, scale: str | None = "anthropic-8",
                    overlap: int = 1, max_turns: int = 3, models: list[str] | None = None, guidelines: str = "",
                    annotators: list[str] | None = None, backend_for: Callable[[str], object] | None = None,
-                   seed: int | None = None) -> dict:
+                   seed: int | None = None, max_new_tokens: int = 512) -> dict:
     """Make a project from a prompts file and give each item to `overlap` annotators; returns a summary."""
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
@@ -144,10 +146,10 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
             raise ProjectError(f"{len(missing)} items lack response_a/response_b; add them to {prompts} or give "
                                "two models (--model REF twice) to generate them")
         if missing:
-            errors = generate_missing(missing, models, backend_for)
-            failed = {e.split(":", 1)[0] for e in errors}
-            rejected += [{"file": str(prompts), "line": None, "field": "response", "reason": e, "record": None}
-                         for e in errors]
+            failed = generate_missing(missing, models, backend_for, max_new_tokens)
+            rejected += [{"file": str(prompts), "line": None, "field": "response",
+                          "reason": f"{i['external_id']}: " + "; ".join(failed[i["external_id"]]), "record": i}
+                         for i in items if i["external_id"] in failed]
             items = [i for i in items if i["external_id"] not in failed]
     write_rejected(prompts, rejected)
     if not items:
