@@ -59,6 +59,8 @@ def winrate(
                                      "'minimal' or 'v1' (v1 needs instruction difficulties)."),
     difficulty: Optional[Path] = typer.Option(None, help="CSV or JSON of instruction -> difficulty for --lc v1 "
                                               "(default: estimated from all models' judgments in the files)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
+                                       "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Win rate against a baseline (ties half) with standard error and bootstrap interval; optionally length-controlled."""
@@ -79,6 +81,8 @@ def winrate(
     except (WinRateError, LengthControlError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+    if out:
+        _write_outputs(_winrate_section(result, model, baseline, out), out, "winrate")
     if as_json:
         print(json.dumps(result))
         return
@@ -87,6 +91,30 @@ def winrate(
                f"{result['excluded_failures']} failed judgments excluded")
     if "length_controlled" in result:
         typer.echo(f"length-controlled win rate ({lc}): {result['length_controlled']['length_controlled_winrate']:.1f}%")
+
+
+def _write_outputs(section: dict, out: Path, stem: str) -> None:
+    from chatrecipe.report.build import write_section_files
+
+    written = write_section_files(section, out, stem)
+    typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}", err=True)
+
+
+def _winrate_section(result: dict, model: str | None, baseline: str | None, out: Path) -> dict:
+    from chatrecipe.report.plots import bars_with_intervals
+
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{model or 'model'} vs {baseline or 'reference'}"
+    figures = {name: result}
+    row = [name, f"{100 * result['value']:.1f}", f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]",
+           f"{100 * result['se']:.1f}", result["n"], result["excluded_failures"]]
+    columns = ["pair", "win rate %", "95% CI", "SE", "items", "failed judgments"]
+    if "length_controlled" in result:
+        row.append(f"{result['length_controlled']['length_controlled_winrate']:.1f}")
+        columns.append("LC win rate %")
+    plot = bars_with_intervals(figures, out / "winrate.png", title="Win rate (ties half)", reference=0.5)
+    return {"title": "Win rate", "tables": [{"title": "Win rate", "columns": columns, "rows": [row]}],
+            "plots": [plot.name], "metrics": result}
 
 
 def _read_difficulty(path: Path) -> dict:
@@ -108,6 +136,8 @@ def elo(
     category: Optional[List[str]] = typer.Option(None, help="Keep only battles of these categories."),
     judge_prefix: Optional[str] = typer.Option(None, "--judge", help="Keep only battles whose judge starts with "
                                                "this (e.g. 'human:' for human votes)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
+                                       "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Bradley-Terry ratings (tie allowed and no tie) with bootstrap intervals, plus online Elo."""
@@ -128,6 +158,12 @@ def elo(
     except BattleError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+    if out:
+        from chatrecipe.eval_sections import elo_section
+
+        out.mkdir(parents=True, exist_ok=True)
+        section, _ = elo_section([], [], out, bootstrap=bootstrap, battles=rows)
+        _write_outputs(section, out, "elo")
     if as_json:
         print(json.dumps(board, default=str))
         return
@@ -154,6 +190,8 @@ def audit(
     answers_a: Optional[Path] = typer.Option(None, "--answers-a"), answers_b: Optional[Path] = typer.Option(None, "--answers-b"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for the experiments' judgments."),
     prefill: bool = typer.Option(False, help="Prefill the judge's verdict marker (small local judges)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
+                                       "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure the judge's quirks: position bias, swap consistency, length bias, grades vs verdicts, human agreement;
@@ -198,6 +236,12 @@ def audit(
     if human:
         result["human_agreement"] = human_agreement(battles_from_judgments(judgments),
                                                     [b for p in human for b in read_jsonl(p)])
+    if out:
+        from chatrecipe.eval_sections import audit_section
+
+        out.mkdir(parents=True, exist_ok=True)
+        section, _ = audit_section(judgments, grades, by_model, out, judge=judge)
+        _write_outputs(section, out, "audit")
     if as_json:
         print(json.dumps(result, default=str))
         return
@@ -344,3 +388,46 @@ def redteam(
             typer.echo(f"   attacker round {step['round']}: {step['prompts']} prompts, attack success "
                        f"{show(step['attack_success'])}")
     typer.echo(f"wrote {output / 'redteam.json'} and {output / 'redteam-labels.jsonl'}")
+
+
+# --- bench (evaluate/lm_bench.py) ---
+
+
+@app.command("bench")
+def bench(
+    model: str = typer.Argument(..., help="Model to evaluate: a folder (adapters too), the embedded default, a hub "
+                                "id."),
+    task: List[str] = typer.Option(["arc", "hellaswag", "mmlu", "truthfulqa"], "--task", help="arc, hellaswag, mmlu, "
+                                   "truthfulqa (Open LLM Leaderboard settings) or any lm-eval task name; repeatable."),
+    output: Path = typer.Option(Path("lm-bench"), "-o", "--output", help="Folder of lm_bench.json (rows merged "
+                                "across runs) and lm_bench_raw/."),
+    data_dir: Optional[Path] = typer.Option(None, help="Local dataset copies laid out as DIR/<hub name> (offline)."),
+    tasks_dir: Optional[Path] = typer.Option(None, help="Folder of your own lm-eval task YAML files."),
+    chat_template: bool = typer.Option(True, help="Apply the model's chat template (instruct models); few-shot "
+                                       "examples become turns."),
+    num_fewshot: Optional[int] = typer.Option(None, help="Override the few-shot count of every task."),
+    limit: Optional[float] = typer.Option(None, help="Items per task (a quick look; results are not comparable)."),
+    batch_size: int = typer.Option(8),
+    dtype: str = typer.Option("float32", help="float32 or bfloat16 (recorded in each row)."),
+    log_samples: bool = typer.Option(False, help="Keep every prompt and answer in lm_bench_raw/."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Standard benchmarks (ARC, HellaSwag, MMLU, TruthfulQA) through lm-evaluation-harness; needs chatrecipe[bench]."""
+    import json
+
+    from chatrecipe.evaluate.lm_bench import BenchError, format_rows, row_key, run_benchmarks
+
+    try:
+        board = run_benchmarks(model, task, output, data_dir=data_dir, tasks_dir=tasks_dir,
+                               chat_template=chat_template, num_fewshot=num_fewshot,
+                               limit=int(limit) if limit and limit >= 1 else limit, batch_size=batch_size,
+                               dtype=dtype, log_samples=log_samples)
+    except BenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    mine = [r for r in board["rows"] if row_key(r) in set(board["this_run"])]
+    if as_json:
+        print(json.dumps(mine, default=str))
+        return
+    typer.echo(format_rows(mine))
+    typer.echo(f"wrote {output / 'lm_bench.json'}")
