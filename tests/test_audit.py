@@ -152,3 +152,31 @@ def test_likert_extremes_position():
     ratings = [1] * 6 + [8] * 2 + [4, 5, None]
     result = likert_position_extremes([{"rating": r} for r in ratings])
     assert result["value"] == 0.75 and result["n"] == 8
+
+
+def test_eval_commands_write_markdown_csv_json_and_plots(tmp_path):
+    """`--out DIR` leaves the files people open: JSON, Markdown, CSV per table, PNG plots."""
+    import csv
+
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(j) + "\n" for j in biased_judgments(0.7, n=40)))
+    runner = CliRunner()
+    for command, stem, plot in (("audit", "audit", "judge_audit.png"), ("elo", "elo", "elo_tie_allowed.png"),
+                                ("winrate", "winrate", "winrate.png")):
+        args = ["eval", command] + (["--pairwise"] if command == "audit" else []) + [str(path)]
+        args += ["--out", str(tmp_path / stem)] + (["--bootstrap", "50"] if command == "elo" else [])
+        args += ["--model", "x", "--baseline", "y"] if command == "winrate" else []
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        folder = tmp_path / stem
+        section = json.loads((folder / f"{stem}.json").read_text())
+        assert (folder / plot).stat().st_size > 1000 and plot in section["plots"]
+        markdown = (folder / f"{stem}.md").read_text()
+        assert markdown.startswith("## ") and f"]({plot})" in markdown
+        with (folder / f"{stem}-table1.csv").open() as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0] == section["tables"][0]["columns"] and len(rows) == 1 + len(section["tables"][0]["rows"])
+    assert (tmp_path / "elo" / "winrate_observed.png").exists()  # the win-rate heatmap
+    audit_rows = json.loads((tmp_path / "audit" / "audit.json").read_text())["tables"][0]["rows"]
+    share = position_bias(biased_judgments(0.7, n=40))["first_position_share"]["value"]
+    assert any(r[0] == "first-position share" and r[1].startswith(f"{100 * share:.0f}") for r in audit_rows)

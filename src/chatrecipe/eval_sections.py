@@ -124,11 +124,14 @@ def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], 
 
 
 def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, bootstrap: int = 1000,
-                seed: int = 0) -> tuple[dict, dict]:
+                seed: int = 0, battles: list[dict] | None = None) -> tuple[dict, dict]:
+    """Ratings from the judge's pairwise verdicts, or from given `battles` (any Arena-format file, humans too)."""
     from chatrecipe.evaluate.elo import battles_from_judgments, leaderboard
     from chatrecipe.report.plots import heatmap, ratings_plot
 
-    battles = battles_from_judgments(pairwise, questions)
+    source = "the battle files"
+    if battles is None:
+        battles, source = battles_from_judgments(pairwise, questions), "the judge's combined verdicts"
     (out_dir / "battles.jsonl").write_text("".join(__import__("json").dumps(b) + "\n" for b in battles))
     board = leaderboard(battles, bootstrap=bootstrap, seed=seed)
     tables, plots, per_model, warnings = [], [], {}, []
@@ -149,8 +152,8 @@ def elo_section(pairwise: list[dict], questions: list[dict], out_dir: Path, boot
         for kind in ("observed", "predicted"):
             plots.append(heatmap(matrices[kind], matrices["models"], out_dir / f"winrate_{kind}.png",
                                  title=f"{kind.capitalize()} win rate (row beats column)"))
-    section = {"title": "Elo / Bradley-Terry leaderboard (judge battles)", "order": 70, "warnings": warnings,
-               "text": f"{board['battles']} battles from the judge's combined verdicts; ratings on the Elo scale "
+    section = {"title": "Elo / Bradley-Terry leaderboard", "order": 70, "warnings": warnings,
+               "text": f"{board['battles']} battles from {source}; ratings on the Elo scale "
                        "(base 10, scale 400, mean 1000).",
                "tables": tables, "plots": [str(Path("eval") / p.name) for p in plots],
                "metrics": {"battles": board["battles"]}}

@@ -97,7 +97,7 @@ def _section_html(section: dict, base: Path, anchor: str) -> str:
     return "".join(parts)
 
 
-def _section_markdown(section: dict) -> str:
+def _section_markdown(section: dict, plot_prefix: str = "../") -> str:
     lines = [f"## {section.get('title', 'Untitled')}", ""]
     lines += [f"> **Warning:** {w}" for w in section.get("warnings") or []]
     if section.get("text"):
@@ -110,8 +110,28 @@ def _section_markdown(section: dict) -> str:
         lines.append("|" + "---|" * len(columns))
         lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in table.get("rows", [])]
         lines.append("")
-    lines += [f"![{Path(p).stem}](../{p})" for p in section.get("plots") or []]
+    lines += [f"![{Path(p).stem}]({plot_prefix}{p})" for p in section.get("plots") or []]
     return "\n".join(lines) + "\n"
+
+
+def write_section_files(section: dict, out_dir: Path, stem: str) -> list[Path]:
+    """One section as the files people and tools open: `<stem>.json`, `<stem>.md` and a CSV per table (its plots
+    are PNGs in `out_dir` already); what `chatrecipe eval ... --out DIR` leaves behind."""
+    import csv
+
+    out_dir = Path(out_dir)
+    section = {**section, "plots": [Path(p).name for p in section.get("plots") or []]}
+    written = [out_dir / f"{stem}.json", out_dir / f"{stem}.md"]
+    written[0].write_text(json.dumps(section, indent=1, default=str), encoding="utf-8")
+    written[1].write_text(_section_markdown(section, plot_prefix=""), encoding="utf-8")
+    for number, table in enumerate(section.get("tables") or [], start=1):
+        path = out_dir / f"{stem}-table{number}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.get("columns", []))
+            writer.writerows(table.get("rows", []))
+        written.append(path)
+    return written + [out_dir / p for p in section["plots"]]
 
 
 def _page(title: str, subtitle: str, body: list[str], nav: list[tuple[str, str]], refresh: int | None) -> str:
