@@ -78,6 +78,16 @@ def test_a_failing_endpoint_stops_clearly_and_the_rerun_pays_nothing_twice(tmp_p
     assert summary["usage"]["cached"] == 2 and summary["methods"]["self_instruct"]["kept"] == 2
 
 
+def test_spending_cap_stops_before_sending(tmp_path):
+    app = _serve(Script())
+    with running(app) as url:
+        client = OpenAIBackend("gpt-4o", name="openai:gpt-4o", base_url=f"{url}/v1")
+        with pytest.raises(SynthStopped, match="spending cap .* would be exceeded"):
+            run_stage({**SECTION, "generator": "openai:gpt-4o", "max_cost": 0.001, "max_new_tokens": 512},
+                      output_dir=tmp_path / "out", seed=0, backends={"openai:gpt-4o": client})
+    assert app.state.log == []
+
+
 def test_cli_against_a_server_and_as_a_module(tmp_path):
     import subprocess
     import sys

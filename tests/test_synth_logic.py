@@ -219,7 +219,7 @@ def test_pairs_binarise_margin_and_unparseable_verdicts(tmp_path):
     assert load_records(tmp_path / "out" / "preferences.jsonl", "preference").counts["rejected"] == 0
     # k=3 samples of 7 prompts have distinct seeds, so distinct cache entries: 21 samples + 21 grades
     calls_before = backend.calls
-    assert calls_before == 21 + 21
+    assert calls_before == 21 + 21 and summary["usage"]["requests"] == 21 + 21  # the judge's are counted too
     assert len(list((tmp_path / "out" / "cache").rglob("*.json"))) == 21 + 21
     again = run_stage({"generator": "gen", "pairs": {"prompt_files": [str(prompts)], "k": 3}},
                       output_dir=tmp_path / "out", seed=0, backends={"gen": backend})

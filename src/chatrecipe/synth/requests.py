@@ -20,6 +20,33 @@ class SynthStopped(RuntimeError):
     """Synthesis stopped before the end (failing endpoint, spending cap); finished answers are cached."""
 
 
+class Counted(Backend):
+    """Counts every request and failure that reaches a (cached) backend, whoever sends it (the judge too).
+
+    `inner` is the backend doing the work, so the judge's cost estimate finds its ledger and price.
+    """
+
+    def __init__(self, cached: Backend):
+        self.cached, self.model = cached, cached.model
+        self.inner = getattr(cached, "inner", cached)
+        self.requests = self.failed = 0
+        self.seconds = 0.0
+
+    def describe(self) -> dict:
+        return self.cached.describe()
+
+    def chat(self, conversations, params=None, *, progress=None):
+        started = time.time()
+        results = self.cached.chat(conversations, params, progress=progress)
+        self.seconds += time.time() - started
+        self.requests += len(results)
+        self.failed += sum(not r.ok for r in results)
+        return results
+
+    def close(self) -> None:
+        self.cached.close()
+
+
 @dataclass
 class Requester:
     """Backends by model reference, sharing one ledger, one cache and one failure rule."""
@@ -32,9 +59,6 @@ class Requester:
     max_cost: float | None = None
     max_failed_fraction: float = 0.25
     backends: dict = field(default_factory=dict)
-    requests: int = 0
-    failed: int = 0
-    seconds: float = 0.0
 
     def __post_init__(self):
         from chatrecipe.backends.ledger import Ledger
@@ -46,9 +70,9 @@ class Requester:
         if ref not in self.backends:
             from chatrecipe.backends import load_backend
 
-            self.backends[ref] = load_backend(ref, cache_dir=self.cache_dir, ledger=self.ledger, name=ref,
-                                              batch_size=self.batch_size, dtype=self.dtype, base_url=self.base_url,
-                                              max_concurrency=self.max_concurrency)
+            self.backends[ref] = Counted(load_backend(
+                ref, cache_dir=self.cache_dir, ledger=self.ledger, name=ref, batch_size=self.batch_size,
+                dtype=self.dtype, base_url=self.base_url, max_concurrency=self.max_concurrency))
         return self.backends[ref]
 
     def use(self, ref: str, backend: Backend) -> None:
@@ -56,7 +80,8 @@ class Requester:
         from chatrecipe.backends.cache import CachedBackend
 
         backend.ledger = self.ledger
-        self.backends[ref] = CachedBackend(backend, self.cache_dir) if not isinstance(backend, CachedBackend) else backend
+        self.backends[ref] = Counted(backend if isinstance(backend, CachedBackend)
+                                     else CachedBackend(backend, self.cache_dir))
 
     def ask(self, ref: str, conversations: list[list[dict]], params: GenerationParams, label: str) -> list[ChatResult]:
         """Answers in order; the n-th identical copy of a request is sampled with seed + n (own cache key)."""
@@ -75,7 +100,6 @@ class Requester:
             seen[key] = copy + 1
             waves.setdefault(copy, []).append(index)
         results: list[ChatResult | None] = [None] * len(conversations)
-        started = time.time()
         with Progress(TextColumn(f"{label} ({ref})"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       transient=True) as progress:
             task = progress.add_task(label, total=len(conversations))
@@ -90,10 +114,7 @@ class Requester:
                     raise SynthStopped(f"{label}: {exc}") from exc
                 for i, answer in zip(indices, answers):
                     results[i] = answer
-        self.seconds += time.time() - started
         failed = [r for r in results if not r.ok]
-        self.requests += len(results)
-        self.failed += len(failed)
         if len(failed) > self.max_failed_fraction * len(results):
             raise SynthStopped(
                 f"{label}: {len(failed)} of {len(results)} requests to {ref} failed after retries (first: "
@@ -106,13 +127,15 @@ class Requester:
         by_model = {m: dict(u) for m, u in self.ledger.usage.items()}
         tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in by_model.values())
         completion = sum(u["completion_tokens"] for u in by_model.values())
-        return {"requests": self.requests, "failed": self.failed,
+        counted = self.backends.values()
+        seconds = sum(b.seconds for b in counted)
+        return {"requests": sum(b.requests for b in counted), "failed": sum(b.failed for b in counted),
                 "cached": sum(u["cached"] for u in by_model.values()),
                 "prompt_tokens": sum(u["prompt_tokens"] for u in by_model.values()),
                 "completion_tokens": completion, "cost": round(self.ledger.total_cost, 6),
-                "priced": any(m in self.ledger.prices for m in by_model), "generation_seconds": round(self.seconds, 2),
-                "completion_tokens_per_second": round(completion / self.seconds, 2) if self.seconds else None,
-                "tokens_per_second": round(tokens / self.seconds, 2) if self.seconds else None,
+                "priced": any(m in self.ledger.prices for m in by_model), "generation_seconds": round(seconds, 2),
+                "completion_tokens_per_second": round(completion / seconds, 2) if seconds else None,
+                "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
                 "by_model": by_model}
 
     def close(self) -> None:

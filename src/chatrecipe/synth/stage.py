@@ -14,7 +14,8 @@ from pathlib import Path
 
 from chatrecipe.backends.base import Backend
 from chatrecipe.synth.args import parse_synth
-from chatrecipe.synth.requests import Requester
+from chatrecipe.backends.ledger import BudgetExceeded
+from chatrecipe.synth.requests import Requester, SynthStopped
 from chatrecipe.synth.summary import print_summary, write_summary
 
 
@@ -66,6 +67,8 @@ def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
             preferences += made.pairs
             rejected += made.rejected
             reports["pairs"] = made.report
+    except BudgetExceeded as exc:  # raised by the judge's own batches; the generator's come as SynthStopped
+        raise SynthStopped(f"synth: {exc}") from exc
     finally:
         requester.close()
     outputs = {"synth_sft": None, "synth_preferences": None, "rejected": None}
