@@ -31,6 +31,7 @@ def sign_in(browser, url: str, token: str):
     page = context.new_page()
     page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"a page script ran: {d.message}")))
     page.goto(url + "/login")
+    shot(page, "login")
     page.fill("#token", token)
     page.click("button[type=submit]")
     return context, page

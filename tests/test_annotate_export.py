@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from typer.testing import CliRunner
@@ -145,11 +146,18 @@ def test_generation_through_a_real_openai_compatible_endpoint(tmp_path, monkeypa
         monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         engine = make_engine(str(tmp_path / "g.db"))
-        with make_sessionmaker(engine).begin() as session:
-            add_annotator(session, "ana")
-            summary = create_project(session, "api", "pairwise", tmp_path / "p.jsonl",
-                                     models=["openai:alpha", "openai:beta"],
-                                     backend_for=default_backend_for(tmp_path / "cache"), max_new_tokens=32)
+
+        def make():
+            with make_sessionmaker(engine).begin() as session:
+                add_annotator(session, "ana")
+                return create_project(session, "api", "pairwise", tmp_path / "p.jsonl",
+                                      models=["openai:alpha", "openai:beta"],
+                                      backend_for=default_backend_for(tmp_path / "cache"), max_new_tokens=32)
+
+        # in a worker thread, as the admin page runs it: the OpenAI client calls asyncio.run(), which refuses to
+        # run where an event loop is already running (Playwright's, when the browser tests share this process)
+        with ThreadPoolExecutor(1) as pool:
+            summary = pool.submit(make).result()
     assert summary["items"] == 3 and summary["rejected"] == 0
     assert len(server.state.log) == 6 and {b["model"] for b in server.state.log} == {"alpha", "beta"}
     with make_sessionmaker(engine)() as session:
