@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from chatrecipe.annotate.agreement import cohen_kappa
+
 
 def wilson(successes: float, n: int, z: float = 1.96) -> dict:
     """Proportion with its Wilson score interval (sound at small n and near 0 or 1)."""
@@ -90,16 +92,6 @@ def scoring_vs_ranking(pairwise: list[dict], single: list[dict]) -> dict:
         total += 1
         agree += (ga > gb) == (c["winner"] == "model_a")
     return {"agreement": wilson(agree, total)}
-
-
-def cohen_kappa(a: list[str], b: list[str]) -> float | None:
-    labels = sorted(set(a) | set(b))
-    n = len(a)
-    if n == 0:
-        return None
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    expected = sum((a.count(label) / n) * (b.count(label) / n) for label in labels)
-    return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
 def human_agreement(judge_battles: list[dict], human_battles: list[dict]) -> dict:
