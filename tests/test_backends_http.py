@@ -12,6 +12,9 @@ from chatrecipe.backends.base import GenerationParams
 from chatrecipe.backends.cache import CachedBackend
 from chatrecipe.backends.ledger import BudgetExceeded, Ledger
 from chatrecipe.backends.openai_client import OpenAIBackend
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 from tests.servers import fault_injecting_app, running
 
 
@@ -100,3 +103,30 @@ def test_judging_prints_an_estimate_before_it_starts(tmp_path, capsys):
     assert "3 requests to send (0 already done)" in line and "up to 300 completion tokens" in line and "$" in line
     assert [r["score"] for r in records] == [7.0, 7.0, 7.0]
     assert backend.ledger.usage["gpt-4o"]["requests"] == 3
+
+
+def test_client_works_inside_a_running_event_loop(tmp_path):
+    """A web app or notebook already runs a loop; chat() must still answer instead of raising."""
+    import asyncio
+
+    from chatrecipe.backends import load_backend
+    from chatrecipe.backends.base import GenerationParams
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def complete(request: Request):
+        body = await request.json()
+        return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                             "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": "pong"}}],
+                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    with running(app) as url:
+        backend = load_backend("openai:echo", base_url=f"{url}/v1", cache_dir=tmp_path / "cache")
+
+        async def inside_a_loop():
+            return backend.chat([[{"role": "user", "content": "ping"}]], GenerationParams(max_new_tokens=4))
+
+        results = asyncio.run(inside_a_loop())
+    assert [r.text for r in results] == ["pong"], [r.error for r in results]

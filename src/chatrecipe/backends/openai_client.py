@@ -100,4 +100,13 @@ class OpenAIBackend(Backend):
         params = params or GenerationParams()
         estimate = sum(len(m["content"]) // 4 for c in conversations for m in c)
         self.ledger.check(self.api_model, estimate, params.max_new_tokens * len(conversations))
-        return asyncio.run(self._all(list(conversations), params, progress))
+        work = self._all(list(conversations), params, progress)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(work)
+        # called from code that already runs an event loop (a web app, a notebook): use a loop of our own
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, work).result()
