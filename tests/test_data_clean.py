@@ -34,6 +34,11 @@ def test_filters_keep_polite_rewrites_and_drop_boilerplate():
     assert reason_to_drop(conv("Rewrite formally", "I apologise, but I will be arriving late.", "a")) is None
     assert reason_to_drop(conv("Help", "I'm sorry, but I can't help with that.", "b")) == "boilerplate refusal"
     assert reason_to_drop(conv("Help", "As an AI language model, I have no opinions.", "c")) == "boilerplate refusal"
+    soft = ["I'm sorry for any confusion, but as a chatbot, I don't have the capability to browse the web.",
+            "I don't have the ability to help with that request.", "I'm not designed to give that kind of advice."]
+    assert [reason_to_drop(conv("Help", text, "s")) for text in soft] == ["boilerplate refusal"] * 3
+    assert reason_to_drop(conv("Rewrite politely", "Sorry for the delay, but the report will be ready Friday.",
+                               "p")) is None
     assert "placeholder" in reason_to_drop(conv("Q", "N/A", "d"))
     assert "Latin" in reason_to_drop(conv("Q", "Это ответ на русском языке", "e"), latin_only=True)
     kept, rejected = filter_records([conv("Q", "TODO", "f"), conv("Q", "A fine answer.", "g")])

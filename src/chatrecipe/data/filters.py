@@ -12,8 +12,14 @@ from chatrecipe.data.text import completion_text
 PLACEHOLDERS = {"", "n/a", "na", "none", "null", "todo", "tbd", "...", "lorem ipsum", "<answer>", "[answer]"}
 # a boilerplate refusal opens by declining, not merely with "sorry": "I apologise, but I will be late" is a
 # legitimate rewrite, "I'm sorry, but I can't help with that" is not
-REFUSALS = re.compile(r"^\s*((i'?m sorry|i apologi[sz]e)[^.!?\n]*\b(can'?t|cannot|unable|not able|won'?t)\b|"
-                      r"as an ai( language model)?\b|i (cannot|can'?t|am unable|'m unable|am not able)\b)", re.I)
+# Hard refusals ("I'm sorry, but I can't") and the soft ones small chat models write ("I'm sorry for any
+# confusion, but as a chatbot I don't have the capability to ..."), at the start of an answer only, so a polite
+# rewrite that merely opens with an apology is kept.
+REFUSALS = re.compile(r"^\s*((i'?m sorry|i am sorry|sorry|i apologi[sz]e)[^.!?\n]*\b(can'?t|cannot|unable|not able|"
+                      r"won'?t)\b|(i'?m sorry|i am sorry|sorry|i apologi[sz]e)[^\n]{0,80}?\bbut\b[^.!?\n]{0,40}?"
+                      r"\bas an? (ai|chatbot|language model|assistant)\b|as an ai( language model)?\b|"
+                      r"i (cannot|can'?t|am unable|'m unable|am not able)\b|i don'?t have the (ability|capabilit)|"
+                      r"i'?m not (able|equipped|designed|programmed) to\b)", re.I)
 _LATIN = re.compile(r"[A-Za-z]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 

@@ -103,8 +103,10 @@ def _progress(enabled: bool):
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from rich.console import Console
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   transient=True)
+                   transient=True, console=Console(stderr=True))
     bar.start()
     return bar
 

@@ -17,9 +17,12 @@ from chatrecipe.data.records import append_jsonl, read_jsonl
 
 
 def _progress(total: int, label: str):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False)
+    # progress on stderr, so `--json` output on stdout stays machine-readable
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False,
+                        console=Console(stderr=True))
     task = progress.add_task(label, total=total)
     return progress, lambda n: progress.advance(task, n)
 

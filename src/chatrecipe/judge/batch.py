@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     Each finished judgment is appended to `output` as soon as its batch returns, so a killed run loses at most one
     batch; records whose request failed carry `error` and are counted by the callers, never defaulted.
     """
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     output = Path(output)
@@ -43,8 +45,10 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     todo = [item for item in items if tuple(item[0]) not in done]
     provenance = {k: v for k, v in judge.describe().items() if k != "chat_template"}
     if todo:
-        print(estimate_line(judge, [messages for _, messages, _ in todo], params, len(items) - len(todo)))
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
+        print(estimate_line(judge, [messages for _, messages, _ in todo], params, len(items) - len(todo)),
+              file=sys.stderr)
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as progress:
         task = progress.add_task(label, total=len(items), completed=len(items) - len(todo))
         chunk = 64  # write results as they come, so an interrupted run resumes after the last chunk
         for start in range(0, len(todo), chunk):
