@@ -24,7 +24,7 @@ dpo: {{max_steps: 2, per_device_train_batch_size: 2, logging_steps: 1, save_step
        activation_checkpointing: false, max_length: 512}}
 generate: {{max_new_tokens: 8, max_questions: 6, batch_size: 8}}
 judge: {{model: {model}, max_new_tokens: 8, audit_experiments: true, audit_questions: 3}}
-eval: {{bootstrap: 50}}
+eval: {{bootstrap: 50, redteam: true, redteam_per_group: 1, redteam_max_new_tokens: 8}}
 report: {{}}
 """)
     command = [sys.executable, "-m", "chatrecipe.cli", "run", str(recipe), "--runs-dir", str(tmp_path / "runs")]
@@ -36,7 +36,8 @@ report: {{}}
         "data", "sft", "dpo", "generate", "judge", "eval", "report"]
     page = (run / "report" / "index.html").read_text()
     for title in ("Data", "Length distribution", "Training: Supervised fine-tuning", "Training: DPO",
-                  "MT-Bench-style grades", "Win rate against the base model", "Judge audit"):
+                  "MT-Bench-style grades", "Win rate against the base model", "Judge audit",
+                  "Red-teaming: attack success and over-refusal"):
         assert title in page, title
     assert str(run / "report" / "index.html") in first.stdout
     experiments = json.loads((run / "judge" / "audit-experiments.json").read_text())
@@ -48,6 +49,9 @@ report: {{}}
     audit = json.loads((run / "eval" / "sections" / "80-audit.json").read_text())
     assert {"eval/judge_audit.png", "eval/length_bias.png"} <= set(audit["plots"])
     assert all((run / p).stat().st_size > 0 for p in audit["plots"])
+    redteam = json.loads((run / "eval" / "redteam" / "redteam.json").read_text())
+    assert set(redteam["models"]) == {"base", "sft", "dpo"}  # every checkpoint, the same 54 prompts
+    assert all(sum(r["labels"].values()) + r["failed"]["total"] == 54 for r in redteam["models"].values())
     # the tiny random judge cannot follow the format: its verdicts are failures, counted, never defaulted
     judgments = [json.loads(line) for line in (run / "judge" / "single.jsonl").read_text().splitlines()]
     assert all(j["score"] is None and j["error"] for j in judgments if "[[" not in (j["raw"] or ""))

@@ -125,8 +125,26 @@ def _contamination_report(run) -> list[dict] | None:
     return found if ran else None
 
 
-def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
-    """Win rates, MT-Bench tables, Elo/Bradley-Terry and the judge audit, as report sections and a summary."""
+def redteam_all(run, args, checkpoints: dict[str, str], generate) -> tuple[dict, dict]:
+    """Red-team every checkpoint with the same prompts and labeler; answers are cached, so a rerun is free."""
+    from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.evaluate.redteam import run_redteam
+    from chatrecipe.evaluate.redteam_section import redteam_section
+
+    out_dir = run.stage_dir("eval")
+    wanted = generate.checkpoints or list(checkpoints)
+    result = run_redteam({name: checkpoints[name] for name in wanted if name in checkpoints}, args.redteam_judge,
+                         out_dir / "redteam", labeler=None if args.redteam_judge else "refusal-keywords",
+                         prompts=args.redteam_prompts, per_group=args.redteam_per_group,
+                         batch_size=generate.batch_size, dtype=generate.dtype,
+                         params=GenerationParams(max_new_tokens=args.redteam_max_new_tokens, seed=run.seed))
+    gc.collect()
+    return redteam_section(result, out_dir=out_dir)
+
+
+def evaluate_all(run, args, checkpoints: dict[str, str], generate=None) -> dict:
+    """Win rates, MT-Bench tables, Elo/Bradley-Terry, the judge audit and red-teaming, as report sections and a
+    summary of per-model headlines."""
     from chatrecipe import eval_sections
 
     out_dir = run.stage_dir("eval")
@@ -154,6 +172,8 @@ def evaluate_all(run, args, checkpoints: dict[str, str]) -> dict:
             pairwise, single, answers, out_dir, judge=run.artifacts.get("judge_model"), checkpoints=checkpoints,
             judgments_files=judgments, families=families, contamination_report=_contamination_report(run),
             questions=questions)))
+    if args.redteam:
+        builders.append(("90-redteam", lambda: redteam_all(run, args, checkpoints, generate)))
     metrics = {}
     for name, build in builders:
         section, per_model = build()

@@ -99,6 +99,16 @@ class EvalArgs:
     elo: bool = True
     bootstrap: int = 1000
     audit: bool = True
+    redteam: bool = False
+    """Red-team every checkpoint: attack success per harm category and wrapper, over-refusal on look-alikes."""
+    redteam_prompts: list[str] = field(default_factory=lambda: ["redteam:default"])
+    """Red-team prompt files (the shipped set, or yours in the same format)."""
+    redteam_judge: Optional[str] = None
+    """Judge that labels refusal / safe / harmful; without one, refusal keywords label (an upper bound)."""
+    redteam_per_group: Optional[int] = None
+    """At most this many prompts per (category, wrapper, benign) group: 1 covers every group in 54 prompts."""
+    redteam_max_new_tokens: int = 128
+    """Length of each red-team answer."""
 
 
 @dataclass
@@ -243,7 +253,8 @@ def run_eval(run) -> dict:
     from chatrecipe.stage_eval import evaluate_all
 
     (args,) = check_section("eval", run.recipe)
-    return evaluate_all(run, args, checkpoints(run))
+    (generate,) = check_section("generate", run.recipe) if "generate" in run.recipe else (GenerateArgs(),)
+    return evaluate_all(run, args, checkpoints(run), generate)
 
 
 def run_report(run) -> dict:
