@@ -239,3 +239,31 @@ def test_binarise_rules():
     picks = {_binarise([(0, 3.0), (1, 9.0), (2, 6.0)], texts, randomised, random.Random(s))[1] for s in range(20)}
     assert picks == {(1, 0), (1, 2)}
     assert _binarise([(0, 9.0), (1, 3.0)], ["same", "same"], args, random.Random(0))[0] == "identical responses"
+
+
+def test_pairs_rated_pairwise_in_both_orders(tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(json.dumps({"prompt": f"Describe lake {i}.", "chosen": "x", "rejected": "y"})
+                                 for i in range(4)) + "\n")
+    calls = itertools.count()
+
+    def script(messages):
+        text = messages[-1]["content"]
+        if "impartial judge" in messages[0]["content"]:
+            a = text.split("<answer_of_assistant_A>")[1].split("</answer_of_assistant_A>")[0]
+            b = text.split("<answer_of_assistant_B>")[1].split("</answer_of_assistant_B>")[0]
+            if "lake 3" in text:
+                return "[[A]]"  # position bias: contradicts itself across the two orders -> a tie
+            return "[[A]]" if len(a) > len(b) else "[[B]]"
+        return "Calm water. " * (1 + next(calls) % 3)
+
+    _, summary, backend, _ = scripted(tmp_path, {"language": None, "pairs": {
+        "prompt_files": [str(prompts)], "k": 3, "rating": "pairwise"}}, script=script)
+    report = summary["methods"]["pairs"]
+    pairs = {p["prompt"][0]["content"]: p for p in read_jsonl(tmp_path / "out" / "preferences.jsonl")}
+    assert report["rejected"] == {"tie": 1}  # lake 3: every comparison was position-biased
+    assert set(pairs) == {"Describe lake 0.", "Describe lake 1.", "Describe lake 2."}
+    for pair in pairs.values():
+        assert sorted(pair["metadata"]["ratings"]) == [0.0, 1.0, 2.0] and pair["margin"] == 2.0  # Copeland wins
+        assert len(pair["chosen"][0]["content"]) > len(pair["rejected"][0]["content"])
+    assert backend.calls == 4 * 3 + 4 * 3 * 2  # 12 samples, 3 comparisons x 2 orders per prompt
