@@ -1,5 +1,5 @@
-"""Synthesis speed: the ROUGE-L novelty filter (bounded LCS on pre-tokenised pool vs rouge-score per pair), and a whole
-self-instruct + pairs run against a slow endpoint with 1 vs 16 requests in flight, then rerun from the cache.
+"""Synthesis speed: the ROUGE-L novelty filter (bounded LCS on a pre-tokenised pool vs rouge-score per pair), and
+a whole self-instruct + pairs run against a slow endpoint with 1 vs 16 requests in flight, then rerun from cache.
 
 Run as: `python benchmarks/bench_synth.py [--candidates 400] [--latency 0.1]`.
 The endpoint is a local OpenAI-compatible server on 127.0.0.1 that answers after `latency` seconds (like a

@@ -23,8 +23,8 @@ from chatrecipe.synth.stage import run_stage
 CATEGORY = re.compile(r"Write \d+ new tasks of this kind: (.*?)\. Make them")
 LOOPY = ["Compose a limerick about a zebra who juggles.", "Invent a pasta recipe that children can cook safely.",
          "Explain how violins were varnished in old workshops.", "Plan a festival programme for a coastal town."]
-GOOD = ["Name three unusual facts about penguins for a quiz night.", "Suggest a weekly routine for watering houseplants.",
-        "Summarise why bridges expand on hot summer days.", "Recommend questions to ask when renting a flat."]
+GOOD = ["Name three unusual facts about penguins for a quiz night.",
+        "Suggest a weekly routine for watering houseplants.", "Summarise why bridges expand on hot summer days.", "Recommend questions to ask when renting a flat."]
 
 
 class Script:
@@ -61,7 +61,7 @@ class Script:
         goal = messages[0]["content"]
         turns = sum(m["role"] == "assistant" for m in messages)
         if "vegetable garden" in goal:
-            return "Thank you, that is exactly what I needed. [DONE]" if turns >= 2 else f"Which plants first? ({turns})"
+            return "Thanks, that is exactly what I needed. [DONE]" if turns >= 2 else f"Which plants first? ({turns})"
         if "study timetable" in goal:
             return "Great, goodbye!" if turns >= 1 else "User: How do I fit lectures around my job?"
         return f"Tell me more about point {turns}, please."

@@ -12,7 +12,8 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(help="Bootstrap data with LLMs: self-instruct, roleplayed dialogs, AI-feedback preference pairs.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Bootstrap data with LLMs: self-instruct, roleplayed dialogs, AI-feedback preference pairs.",
+                  no_args_is_help=True, add_completion=False)
 
 METHOD_OF = {"self-instruct": "self_instruct", "roleplay": "roleplay", "pairs": "pairs"}
 

@@ -101,7 +101,8 @@ def make_pairs(args: PairsArgs, requester, generator: str, *, seed: int, languag
     rate = {"single": _rate_single, "pairwise": _rate_pairwise, "reward": _rate_reward}[args.rating]
     ratings, rater, rating_failures = rate(args, requester, generator, prompts, responses, output_dir)
     for p, prompt in enumerate(prompts):
-        scored = [(j, ratings[p][j]) for j in range(args.k) if responses[p][j] is not None and ratings[p][j] is not None]
+        scored = [(j, ratings[p][j]) for j in range(args.k)
+                  if responses[p][j] is not None and ratings[p][j] is not None]
         reason, pair = _binarise(scored, responses[p], args, rng)
         if reason:
             tally.reject(reason)
@@ -149,6 +150,10 @@ def _qid(prompt: dict, *texts: str) -> str:
     return f"{prompt['id']}-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:10]}"
 
 
+def _question(qid: str, prompt: dict) -> dict:
+    return {"question_id": qid, "category": prompt["category"], "turns": [transcript(prompt["prompt"])]}
+
+
 def _rate_single(args, requester, generator, prompts, responses, output_dir):
     from chatrecipe.judge.single import judge_single
 
@@ -159,7 +164,7 @@ def _rate_single(args, requester, generator, prompts, responses, output_dir):
             if text is not None:
                 qid = _qid(prompt, str(j), text)
                 where[qid] = (p, j)
-                questions.append({"question_id": qid, "category": prompt["category"], "turns": [transcript(prompt["prompt"])]})
+                questions.append(_question(qid, prompt))
                 answers.append({"question_id": qid, "model": "response", "turns": [text]})
     ratings = [[None] * args.k for _ in prompts]
     failures = Counter()
@@ -185,7 +190,7 @@ def _rate_pairwise(args, requester, generator, prompts, responses, output_dir):
         for i, j in itertools.combinations(valid, 2):
             qid = _qid(prompt, str(i), responses[p][i], str(j), responses[p][j])
             where[qid] = (p, i, j)
-            questions.append({"question_id": qid, "category": prompt["category"], "turns": [transcript(prompt["prompt"])]})
+            questions.append(_question(qid, prompt))
             first.append({"question_id": qid, "model": "first", "turns": [responses[p][i]]})
             second.append({"question_id": qid, "model": "second", "turns": [responses[p][j]]})
     wins = [[0.0 if text is not None else None for text in row] for row in responses]

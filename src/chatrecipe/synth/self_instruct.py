@@ -145,7 +145,8 @@ def self_instruct(args: SelfInstructArgs, requester, generator: str, *, seed: in
             out.tasks.append(task)
             kept_by_category[task["category"]] += 1
             kept_now += 1
-            messages = [{"role": "user", "content": _prompt_text(task)}, {"role": "assistant", "content": task["output"]}]
+            messages = [{"role": "user", "content": _prompt_text(task)},
+                        {"role": "assistant", "content": task["output"]}]
             out.conversations.append({"id": f"synth-si-{record_id(messages)}", "messages": messages,
                                       "category": task["category"], "source": "synth:self-instruct",
                                       "metadata": {"round": task["round"], "rouge_l_max": task["rouge_l_max"],
