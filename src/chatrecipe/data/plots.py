@@ -91,3 +91,22 @@ def stats_plots(stats: dict, output_dir: Path, label: str) -> list[Path]:
         written.append(value_histogram(raw["length_diffs"], output_dir / "length_difference.png",
                                        f"{label}: chosen minus rejected length", "tokens", zero_line=True))
     return written
+
+
+def confusion_matrix_plot(matrix: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
+    """Rows: true category, columns: predicted; each cell's count, shaded by the share of its row."""
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.55 * len(labels) + 2.5, 0.5 * len(labels) + 2))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(counts):
+        if value:
+            ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if shares[i, j] > 0.6 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
