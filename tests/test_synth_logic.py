@@ -113,6 +113,10 @@ def test_parse_tasks_reads_numbered_blocks_and_noinput():
                                  {"instruction": "Tell a joke.", "input": ""},
                                  {"instruction": "Name a colour.", "input": ""}]
     assert parse_tasks("I am sorry, I cannot do that.") == []
+    assert parse_tasks('Task 1: "Write a haiku."\nTask 2: Instructions: Name a river.') == [
+        {"instruction": "Name a river.", "input": ""}]  # an Instruction(s): label wins over bare task lines
+    assert parse_tasks('Here:\nTask 4: "Write a haiku."\n**Task 5.** Name a river.') == [
+        {"instruction": "Write a haiku.", "input": ""}, {"instruction": "Name a river.", "input": ""}]
 
 
 def test_next_category_follows_the_target_shares():

@@ -27,19 +27,24 @@ from chatrecipe.synth.sources import load_blacklist, load_seed_tasks, load_templ
 from chatrecipe.synth.summary import Tally, rejection
 
 _TASK = re.compile(
-    r"instruction\s*:\s*(?P<instruction>.*?)(?:\n\s*input\s*:\s*(?P<input>.*?))?"
-    r"(?=\n\s*(?:#+\s*|\*+\s*)?task\b|\n\s*(?:\d+[.)]\s*)?instruction\s*:|\n\s*output\s*:|\Z)", re.I | re.S)
+    r"instructions?\s*:\s*(?P<instruction>.*?)(?:\n\s*input\s*:\s*(?P<input>.*?))?"
+    r"(?=\n\s*(?:#+\s*|\*+\s*)?task\b|\n\s*(?:\d+[.)]\s*)?instructions?\s*:|\n\s*output\s*:|\Z)", re.I | re.S)
+# small generators often write "Task 5: <instruction>" on one line instead of the asked-for layout
+_TASK_LINE = re.compile(r"^\s*(?:#+\s*|\*+\s*)?task\s*\d+\s*[:.)-]\s*(?P<instruction>\S.*)$", re.I | re.M)
 _NO_INPUT = {"", "<noinput>", "noinput", "none", "n/a", "no input", "-"}
 
 
 def parse_tasks(text: str) -> list[dict]:
-    """Tasks in a generator reply written as `Instruction: ...` with an optional `Input: ...` line."""
+    """Tasks in a generator reply: `Instruction: ...` with an optional `Input: ...` line, or `Task N: ...` lines."""
     tasks = []
     for match in _TASK.finditer(text or ""):
         instruction = match.group("instruction").strip().strip('"').strip()
         task_input = (match.group("input") or "").strip().strip('"').strip()
         tasks.append({"instruction": instruction,
-                      "input": "" if task_input.lower().strip("<>.") in _NO_INPUT | {"noinput"} else task_input})
+                      "input": "" if task_input.lower().strip("<>.") in _NO_INPUT else task_input})
+    if not tasks:
+        tasks = [{"instruction": m.group("instruction").strip('"* \t'), "input": ""}
+                 for m in _TASK_LINE.finditer(text or "")]
     return tasks
 
 
