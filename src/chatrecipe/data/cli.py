@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(help="Data: convert, validate, stats, dedup, decontaminate, filter, mix.",
+app = typer.Typer(help="Data: convert, validate, stats, classify, dedup, decontaminate, filter, mix.",
                   no_args_is_help=True, add_completion=False)
 
 
@@ -131,6 +131,90 @@ def stats(
         for row in spec["rows"]:
             table.add_row(*["" if v is None else str(v) for v in row])
         console.print(table)
+
+
+@app.command()
+def classify(
+    files: List[Path] = typer.Argument(None, help="Conversation or preference files (any format convert reads)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the labelled records here."),
+    method: str = typer.Option("embeddings", help="embeddings (offline, MiniLM + logistic regression) or judge."),
+    judge: Optional[str] = typer.Option(None, "--judge", help="Model for --method judge (openai:NAME, a folder, "
+                                        "smollm2-135m-instruct)."),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for an openai: judge."),
+    field: str = typer.Option("category", "--field", help="Record field the label goes to (another name keeps "
+                              "the existing category beside the prediction)."),
+    overwrite: bool = typer.Option(False, help="Relabel records that already have a category other than 'other'."),
+    train: str = typer.Option("classify:train.jsonl", help="Labelled prompts (id, category, prompt) to train on."),
+    heldout: str = typer.Option("classify:heldout.jsonl", help="Labelled prompts for --evaluate."),
+    evaluate: bool = typer.Option(False, "--evaluate", help="Print accuracy and the confusion matrix on --heldout "
+                                  "(and save it as PNG/JSON under --plots)."),
+    plots: Path = typer.Option(Path("classify-eval"), help="Folder for the --evaluate confusion matrix PNG and JSON."),
+    max_tokens: int = typer.Option(16, help="Request tokens the embedding classifier reads."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Answer cache for the judge (default $CHATRECIPE_HOME)."),
+) -> None:
+    """Label every record with a task category (first user turn of a conversation, last one of a pair's prompt)."""
+    import json
+    import os
+
+    from rich.progress import Progress
+
+    from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, classify_records
+    from chatrecipe.data.classify import evaluate as run_evaluate
+    from chatrecipe.data.records import RecordFileError, write_records
+
+    if not evaluate and (not files or output is None):
+        _fail("give input files and -o OUTPUT (or --evaluate to measure the classifier)")
+    if method not in ("embeddings", "judge"):
+        _fail(f"unknown --method {method!r}; use embeddings or judge")
+    try:
+        if method == "judge":
+            if not judge:
+                _fail("--method judge needs --judge MODEL")
+            from chatrecipe.backends import load_backend
+            from chatrecipe.backends.base import GenerationParams
+
+            home = Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
+            backend = load_backend(judge, cache_dir=cache_dir or home / "classify-judge-cache", base_url=base_url)
+            params = GenerationParams(max_new_tokens=16, temperature=0.0)
+            classifier = JudgeClassifier(lambda conversations: backend.chat(conversations, params), judge)
+        else:
+            from chatrecipe.data.embeddings import Embedder
+
+            classifier = EmbeddingClassifier.fit(train, Embedder(max_length=max_tokens))
+    except (RecordFileError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if evaluate:
+        from chatrecipe.data.plots import confusion_matrix_plot
+
+        report = run_evaluate(classifier, heldout)
+        plots.mkdir(parents=True, exist_ok=True)
+        (plots / "classify-eval.json").write_text(json.dumps(report, indent=1))
+        png = confusion_matrix_plot(report["confusion"], report["labels"], plots / "confusion_matrix.png",
+                                    f"{classifier.source}: accuracy {report['accuracy']:.1%} (n={report['n']})")
+        width = max(len("true \\ predicted"), *(len(c) for c in report["labels"]))
+        typer.echo(f"classifier: {report['source']}\nheld-out: {report['heldout']} ({report['n']} prompts)")
+        typer.echo(f"accuracy: {report['accuracy']:.1%}" + (f", {report['failed']} failed" if report["failed"] else ""))
+        typer.echo("true \\ predicted".ljust(width + 1) + " ".join(c[:5].rjust(5) for c in report["labels"]) + "  recall")
+        for label, row in zip(report["labels"], report["confusion"]):
+            recall = report["recall"].get(label)
+            typer.echo(label.ljust(width + 1) + " ".join(str(v).rjust(5) for v in row)
+                       + (f"  {recall:.0%}" if recall is not None else ""))
+        typer.echo(f"confusion matrix: {png}")
+        if not files:
+            return
+    result = _load_any(files)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("classify", total=len(result.records))
+        labelled = classify_records(result.records, classifier, overwrite=overwrite, field=field,
+                                    progress=lambda n: bar.advance(task, n))
+    _write(output, labelled.records, result.rejected)
+    if labelled.failed:
+        failures = output.with_name(output.name.split(".")[0] + ".classify-failures.jsonl")
+        write_records(failures, labelled.failed)
+        typer.echo(f"{len(labelled.failed)} could not be classified (kept with metadata.category_error) -> {failures}")
+    counts = labelled.counts
+    typer.echo(f"{counts['classified']} classified, {counts['kept']} kept their category, {counts['failed']} failed "
+               f"({classifier.source})")
 
 
 @app.command()
