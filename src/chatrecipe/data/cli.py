@@ -83,9 +83,9 @@ def convert(
     files: List[Path] = typer.Argument(..., help="Input files in any supported public format."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL (or .parquet)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Force a format: messages, alpaca, sharegpt, "
-                                      "hh-rlhf, ultrafeedback, shp, summarize, arena."),
+                                      "hh-rlhf, ultrafeedback, shp, summarize, arena, oasst."),
 ) -> None:
-    """Convert public formats (Alpaca, ShareGPT, HH-RLHF, UltraFeedback, SHP, summarize, Arena) to chatrecipe records."""
+    """Convert public formats (Alpaca, ShareGPT, HH-RLHF, UltraFeedback, SHP, summarize, Arena, OpenAssistant) to records."""
     result = _load_any(files, fmt)
     typer.echo(f"format: {result.format}, kind: {result.kind}")
     _write(output, result.records, result.rejected)

@@ -3,7 +3,8 @@
 Run as: `chatrecipe data convert hh.jsonl.gz -o pairs.jsonl [--format hh-rlhf]`.
 
 Formats: chatrecipe/OpenAI/TRL `messages` and `prompt/chosen/rejected`, Alpaca, ShareGPT, Anthropic HH-RLHF,
-UltraFeedback, Stanford SHP, OpenAI summarize-from-feedback, Chatbot Arena pairs. The format is detected from
+UltraFeedback, Stanford SHP, OpenAI summarize-from-feedback, Chatbot Arena pairs, OpenAssistant message trees
+(a format whose records span rows has `convert_all(rows)`). The format is detected from
 the first rows that fit; a row that fails is rejected with file, line and reason, and the valid rows go on.
 """
 
@@ -61,6 +62,13 @@ def convert(paths, fmt: str | None = None) -> ConvertResult:
                 continue
             module = detect_format(sample, str(path))
         result.format = module.NAME
+        if hasattr(module, "convert_all"):  # records that span rows (message trees): the file converts as a whole
+            parsed = [*buffered, *rows]
+            result.rejected += [rejection(r, r.error) for r in parsed if r.error]
+            records, rejected = module.convert_all([r for r in parsed if not r.error])
+            result.records += records
+            result.rejected += rejected
+            continue
         for row in [*buffered, *rows]:
             if row.error:
                 result.rejected.append(rejection(row, row.error))
