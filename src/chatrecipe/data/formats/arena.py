@@ -20,8 +20,8 @@ def to_battle(row: dict) -> dict:
 def convert(row: dict) -> list[dict]:
     if row["winner"] not in BATTLE_WINNERS:
         raise RecordError("winner", f"unknown winner {row['winner']!r}")
-    if row["winner"] not in ("model_a", "model_b"):
-        return []  # a tie is a battle, not a preference pair
+    if row["winner"] not in ("model_a", "model_b"):  # rejected with the reason, so no row vanishes silently
+        raise RecordError("winner", f"{row['winner']!r}: a tie is a battle for ratings (to_battle), not a preference pair")
     a, b = row["conversation_a"], row["conversation_b"]
     if not isinstance(a, list) or not isinstance(b, list) or len(a) < 2:
         raise RecordError("conversation_a", "must be a list of messages ending with the assistant")
