@@ -63,6 +63,8 @@ class RoleplayArgs:
     user_model: Optional[str] = None
     """Who plays the user (default: the generator)."""
     user_temperature: float = 0.8
+    user_single_paragraph: bool = True
+    """End each simulated user message at its first blank line (small simulators ramble on otherwise)."""
     temperature: float = 0.7
     """The assistant's sampling temperature."""
     system: Optional[str] = None

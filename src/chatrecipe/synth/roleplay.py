@@ -83,9 +83,10 @@ def roleplay(args: RoleplayArgs, requester, generator: str, *, seed: int, langua
         active = [d for d in dialogs if d.stop is None]
         if not active:
             break
+        # one message is one paragraph: small simulators otherwise run on into the assistant's part
         said = requester.ask(user_ref, [d.simulator for d in active], GenerationParams(
-            max_new_tokens=max_new_tokens, temperature=args.user_temperature, seed=seed + turn),
-            f"roleplay turn {turn}: users")
+            max_new_tokens=max_new_tokens, temperature=args.user_temperature, seed=seed + turn,
+            stop=("\n\n",) if args.user_single_paragraph else ()), f"roleplay turn {turn}: users")
         for dialog, result in zip(active, said):
             problem = text_problem(result, language=language, category=dialog.persona["category"])
             if problem:
