@@ -19,22 +19,7 @@ from chatrecipe.train.args import check_method, config_classes, with_defaults
 from chatrecipe.train.outputs import finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
-
-
-def score_pairs(model, tokenizer, rows: list[dict], batch_size: int = 8) -> tuple[list[float], list[float]]:
-    """Rewards of chosen and rejected for each row (batched, no gradients)."""
-    import torch
-
-    texts = [tokenizer.apply_chat_template(r["prompt"] + r[side], tokenize=False)
-             for side in ("chosen", "rejected") for r in rows]
-    scores: list[float] = []
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(model.device)
-            scores += model(**batch).logits[:, 0].float().tolist()
-    return scores[:len(rows)], scores[len(rows):]
+from chatrecipe.train.reward_scoring import score_pairs
 
 
 def reward_summary(chosen: list[float], rejected: list[float]) -> dict:
@@ -82,7 +67,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     held_out = rows_eval or rows
-    summary = reward_summary(*score_pairs(trainer.model, tokenizer, held_out))
+    scored = [p for p in score_pairs(trainer.model, tokenizer, held_out, max_length=config.max_length) if not p.error]
+    summary = reward_summary([p.chosen for p in scored], [p.rejected for p in scored])
     extra = {**info, "method": args.method, "resumed_from": checkpoint, "scored_on": "eval" if rows_eval else "train",
              **{f"reward_{k}": v for k, v in summary.items()}}
     if args.test_sets:
