@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from chatrecipe.data.records import RecordFileError, load_records
