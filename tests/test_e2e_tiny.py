@@ -24,7 +24,8 @@ dpo: {{max_steps: 2, per_device_train_batch_size: 2, logging_steps: 1, save_step
        activation_checkpointing: false, max_length: 512}}
 generate: {{max_new_tokens: 8, max_questions: 6, batch_size: 8}}
 judge: {{model: {model}, max_new_tokens: 8, audit_experiments: true, audit_questions: 3}}
-eval: {{bootstrap: 50, redteam: true, redteam_per_group: 1, redteam_max_new_tokens: 8}}
+eval: {{bootstrap: 50, redteam: true, redteam_per_group: 1, redteam_max_new_tokens: 8, rm_bench: true,
+        rm_test_sets: ["rm:helpful.jsonl"]}}
 report: {{}}
 """)
     command = [sys.executable, "-m", "chatrecipe.cli", "run", str(recipe), "--runs-dir", str(tmp_path / "runs")]
@@ -37,7 +38,8 @@ report: {{}}
     page = (run / "report" / "index.html").read_text()
     for title in ("Data", "Length distribution", "Training: Supervised fine-tuning", "Training: DPO",
                   "MT-Bench-style grades", "Win rate against the base model", "Judge audit",
-                  "Red-teaming: attack success and over-refusal"):
+                  "Red-teaming: attack success and over-refusal",
+                  "Reward-model benchmark: accuracy on held-out preference sets"):
         assert title in page, title
     assert str(run / "report" / "index.html") in first.stdout
     experiments = json.loads((run / "judge" / "audit-experiments.json").read_text())
@@ -49,6 +51,9 @@ report: {{}}
     audit = json.loads((run / "eval" / "sections" / "80-audit.json").read_text())
     assert {"eval/judge_audit.png", "eval/length_bias.png"} <= set(audit["plots"])
     assert all((run / p).stat().st_size > 0 for p in audit["plots"])
+    rm_bench = json.loads((run / "eval" / "rm-bench" / "rm_bench.json").read_text())
+    assert {r["kind"] for r in rm_bench["rows"]} == {"length", "random", "dpo", "dpo-normalised"}
+    assert all(r["n"] == rm_bench["test_sets"]["helpful"]["pairs"] for r in rm_bench["rows"])
     redteam = json.loads((run / "eval" / "redteam" / "redteam.json").read_text())
     assert set(redteam["models"]) == {"base", "sft", "dpo"}  # every checkpoint, the same 54 prompts
     assert all(sum(r["labels"].values()) + r["failed"]["total"] == 54 for r in redteam["models"].values())

@@ -142,7 +142,43 @@ def redteam_all(run, args, checkpoints: dict[str, str], generate) -> tuple[dict,
     return redteam_section(result, out_dir=out_dir)
 
 
-def evaluate_all(run, args, checkpoints: dict[str, str], generate=None) -> dict:
+def rm_bench_all(run, args, generate) -> tuple[dict, dict]:
+    """The run's reward model and DPO policy (its implicit reward against the SFT policy) on preference test sets,
+    beside the length and random baselines."""
+    from chatrecipe.evaluate.benchmark_sections import rm_bench_section
+    from chatrecipe.evaluate.rm_bench import run_bench
+
+    scorers, names = [], {}
+    if run.artifacts.get("reward_model"):
+        scorers.append("rm:" + run.artifacts["reward_model"])
+        names[run.artifacts["reward_model"]] = "rm"
+    reference = run.artifacts.get("sft_model") or run.section("model").get("name")
+    if run.artifacts.get("dpo_model"):
+        scorers.append("dpo:" + run.artifacts["dpo_model"])
+        names[run.artifacts["dpo_model"]] = "dpo"
+    results = run_bench(args.rm_test_sets, scorers, run.stage_dir("eval") / "rm-bench", reference=reference,
+                        batch_size=generate.batch_size, seed=run.seed)
+    gc.collect()
+    return rm_bench_section(results, names)
+
+
+def lm_bench_all(run, args, checkpoints: dict[str, str], generate) -> tuple[dict, dict]:
+    """Standard benchmarks (lm-evaluation-harness) for every checkpoint, with its chat template."""
+    from chatrecipe.evaluate.benchmark_sections import lm_bench_section
+    from chatrecipe.evaluate.lm_bench import run_benchmarks
+
+    out_dir = run.stage_dir("eval") / "lm-bench"
+    wanted = generate.checkpoints or list(checkpoints)
+    results = {"rows": []}
+    for name in wanted:
+        results = run_benchmarks(checkpoints[name], args.bench_tasks, out_dir, limit=args.bench_limit,
+                                 data_dir=Path(args.bench_data_dir) if args.bench_data_dir else None,
+                                 batch_size=generate.batch_size)
+        gc.collect()
+    return lm_bench_section(results, {ref: name for name, ref in checkpoints.items()})
+
+
+def evaluate_all(run, args, checkpoints: dict[str, str], generate) -> dict:
     """Win rates, MT-Bench tables, Elo/Bradley-Terry, the judge audit and red-teaming, as report sections and a
     summary of per-model headlines."""
     from chatrecipe import eval_sections
@@ -174,6 +210,10 @@ def evaluate_all(run, args, checkpoints: dict[str, str], generate=None) -> dict:
             questions=questions)))
     if args.redteam:
         builders.append(("90-redteam", lambda: redteam_all(run, args, checkpoints, generate)))
+    if args.rm_bench and (run.artifacts.get("reward_model") or run.artifacts.get("dpo_model")):
+        builders.append(("85-rm-bench", lambda: rm_bench_all(run, args, generate)))
+    if args.bench_tasks:
+        builders.append(("87-lm-bench", lambda: lm_bench_all(run, args, checkpoints, generate)))
     metrics = {}
     for name, build in builders:
         section, per_model = build()

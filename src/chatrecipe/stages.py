@@ -109,6 +109,17 @@ class EvalArgs:
     """At most this many prompts per (category, wrapper, benign) group: 1 covers every group in 54 prompts."""
     redteam_max_new_tokens: int = 128
     """Length of each red-team answer."""
+    rm_bench: bool = False
+    """Score the run's reward model and DPO policy (implicit reward) on held-out preference sets."""
+    rm_test_sets: list[str] = field(default_factory=lambda: ["rm:helpful.jsonl", "rm:truthful.jsonl",
+                                                             "rm:summarize.jsonl", "rm:advice.jsonl"])
+    """Preference test sets for `rm_bench` (shipped `rm:` sets or your files)."""
+    bench_tasks: list[str] = field(default_factory=list)
+    """Standard benchmarks through lm-evaluation-harness for every checkpoint (arc, hellaswag, mmlu, truthfulqa)."""
+    bench_data_dir: Optional[str] = None
+    """Local copies of the benchmark datasets (offline), laid out as DIR/<hub name>."""
+    bench_limit: Optional[int] = None
+    """Items per benchmark task (a quick look; not comparable with full runs)."""
 
 
 @dataclass

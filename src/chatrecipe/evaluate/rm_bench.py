@@ -71,6 +71,7 @@ def run_bench(test_refs: list[str], scorer_specs: list[str], output_dir: str | P
 
     `scorers` adds ready-made Scorer objects (a judge over a scripted backend, for instance) after the specs.
     """
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     output_dir = Path(output_dir)
@@ -92,7 +93,7 @@ def run_bench(test_refs: list[str], scorer_specs: list[str], output_dir: str | P
         started = time.time()
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), transient=True) as progress:
+                          TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as progress:
                 for test_set in sets:
                     task = progress.add_task(f"{scorer.variants[0].model} on {test_set.name}",
                                              total=scorer.work(test_set))
