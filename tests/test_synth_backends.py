@@ -164,3 +164,5 @@ def test_tiny_random_model_and_reward_model(tmp_path, tiny_model_path, tiny_rewa
     alone = [score_responses(str(tiny_reward_model_path), [p], [r])[0] for p, r in zip(prompts, responses)]
     assert batched[:2] == pytest.approx(alone, abs=1e-4) and batched[2:4] == pytest.approx(alone, abs=1e-4)
     assert alone[0] != alone[1]
+    too_long = score_responses(str(tiny_reward_model_path), prompts, ["sea " * 600, responses[1]])
+    assert too_long[0] is None and too_long[1] == pytest.approx(alone[1], abs=1e-4)  # not scored, never truncated

@@ -218,9 +218,13 @@ def _rate_reward(args, requester, generator, prompts, responses, output_dir):
     scores = score_responses(args.reward_model, [prompts[p]["prompt"] for p, _ in items],
                              [responses[p][j] for p, j in items])
     ratings = [[None] * args.k for _ in prompts]
+    failures = Counter()
     for (p, j), score in zip(items, scores):
-        ratings[p][j] = round(score, 4)
-    return ratings, f"reward:{args.reward_model}", Counter()
+        if score is None:
+            failures["longer than the reward model's context"] += 1
+        else:
+            ratings[p][j] = round(score, 4)
+    return ratings, f"reward:{args.reward_model}", failures
 
 
 def main(argv: list[str] | None = None) -> None:

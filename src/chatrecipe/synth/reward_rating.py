@@ -1,32 +1,34 @@
 """Rate responses with a reward model: a one-output sequence classifier scores prompt + response, in batches.
 
-The reward model is loaded as the RL stage loads it (frozen, one output, pad token set), and each text is the
-chat template applied to the prompt and the response, exactly the form the reward model was trained on.
-Texts are sorted by length so a batch pads little.
+The scoring itself is the project's one implementation (`chatrecipe.train.reward_scoring`): texts tokenized as
+TRL's RewardTrainer tokenizes them, right-padded, scored in length-sorted batches, so a response's reward does
+not depend on its batch. A prompt + response longer than the model's context is not scored (None, counted as a
+rating failure), never truncated into a misleading reward.
 """
 
 from __future__ import annotations
 
 
-def score_responses(reward_model: str, prompts: list[list[dict]], responses: list[str], *, batch_size: int = 8,
-                    max_length: int = 2048) -> list[float]:
-    """One reward per (prompt, response), in the order given."""
-    import torch
+def score_responses(reward_model: str, prompts: list[list[dict]], responses: list[str], *,
+                    batch_size: int = 8) -> list[float | None]:
+    """One reward per (prompt, response), in the order given; None where the text exceeds the context."""
+    from transformers import AutoModelForSequenceClassification
 
-    from chatrecipe.train.rl import load_reward_model
+    from chatrecipe.models import load_model, load_tokenizer
+    from chatrecipe.train.reward_scoring import (context_limit, conversation_ids, prepare_reward_model,
+                                                 score_sequences)
 
     if not prompts:
         return []
-    model, tokenizer = load_reward_model(reward_model)
-    texts = [tokenizer.apply_chat_template(list(prompt) + [{"role": "assistant", "content": response}],
-                                           tokenize=False) for prompt, response in zip(prompts, responses)]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    scores: list[float] = [0.0] * len(texts)
-    with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, truncation=True,
-                                max_length=max_length, add_special_tokens=False).to(model.device)
-            for i, value in zip(batch, model(**encoded).logits[:, 0].float().tolist()):
-                scores[i] = value
-    return scores
+    model = load_model(reward_model, model_class=AutoModelForSequenceClassification, dtype="float32")
+    tokenizer = load_tokenizer(reward_model)
+    prepare_reward_model(model, tokenizer)
+    limit = context_limit(model)
+    sequences = [conversation_ids(tokenizer, list(prompt) + [{"role": "assistant", "content": response}])
+                 for prompt, response in zip(prompts, responses)]
+    fits = [i for i, ids in enumerate(sequences) if not limit or len(ids) <= limit]
+    scores = score_sequences(model, [sequences[i] for i in fits], model.config.pad_token_id, batch_size=batch_size)
+    found: list[float | None] = [None] * len(sequences)
+    for i, score in zip(fits, scores):
+        found[i] = score
+    return found
