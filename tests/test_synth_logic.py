@@ -214,6 +214,8 @@ def test_pairs_binarise_margin_and_unparseable_verdicts(tmp_path):
     assert report["rating_failures"] == {"unparseable grade": 3}  # never a default grade
     assert report["rejected"]["fewer than 2 rated responses"] == 1
     assert report["generated"] == report["kept"] + sum(report["rejected"].values())
+    lost = read_jsonl(tmp_path / "out" / "preferences.rejected.jsonl")  # each dropped prompt, with its reason
+    assert sorted(r["reason"] for r in lost) == sorted(r for r, n in report["rejected"].items() for _ in range(n))
     pairs = read_jsonl(tmp_path / "out" / "preferences.jsonl")
     assert len(pairs) == report["kept"] >= 1
     for pair in pairs:

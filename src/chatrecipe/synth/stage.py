@@ -1,8 +1,8 @@
 """The synth stage: self-instruct, roleplay and pairs in that order, into one folder the data stage reads.
 
 Writes `sft.jsonl` (self-instruct and roleplay conversations), `preferences.jsonl` (pairs), `tasks.jsonl`
-(kept self-instruct tasks with instruction/input/output), `sft.rejected.jsonl` (every rejected item with its
-reason), `summary.json` (see synth/summary.py for its shape) and `cache/` (every answer, keyed by content:
+(kept self-instruct tasks with instruction/input/output), `sft.rejected.jsonl` and `preferences.rejected.jsonl`
+(every rejected item with its reason), `summary.json` (see synth/summary.py for its shape) and `cache/` (every answer, keyed by content:
 a rerun after a crash asks nothing twice). Pairs use the self-instruct instructions and roleplayed dialogs as
 prompts when those ran, so one recipe section bootstraps SFT and preference data together.
 """
@@ -38,7 +38,7 @@ def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
         requester.use(ref, backend)
     common = {"seed": seed, "language": args.language, "max_new_tokens": args.max_new_tokens}
     started = time.time()
-    conversations, preferences, rejected, reports = [], [], [], {}
+    conversations, preferences, rejected, rejected_pairs, reports = [], [], [], [], {}
     try:
         if "self_instruct" in args.methods:
             from chatrecipe.synth.self_instruct import self_instruct
@@ -65,26 +65,28 @@ def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
             made = make_pairs(pairs_args, requester, args.generator, output_dir=output_dir, upstream=upstream,
                               **common)
             preferences += made.pairs
-            rejected += made.rejected
+            rejected_pairs += made.rejected
             reports["pairs"] = made.report
     except BudgetExceeded as exc:  # raised by the judge's own batches; the generator's come as SynthStopped
         raise SynthStopped(f"synth: {exc}") from exc
     finally:
         requester.close()
-    outputs = {"synth_sft": None, "synth_preferences": None, "rejected": None}
+    outputs = {"synth_sft": None, "synth_preferences": None}
     if conversations:
         outputs["synth_sft"] = str(output_dir / "sft.jsonl")
         write_records(outputs["synth_sft"], conversations)
     if preferences:
         outputs["synth_preferences"] = str(output_dir / "preferences.jsonl")
         write_records(outputs["synth_preferences"], preferences)
-    written = write_rejected(output_dir / "sft.jsonl", rejected)
-    outputs["rejected"] = str(written) if written else None
+    for name, lost in (("sft", rejected), ("preferences", rejected_pairs)):
+        written = write_rejected(output_dir / f"{name}.jsonl", lost)
+        outputs[f"rejected_{name}"] = str(written) if written else None
     summary = {"methods": reports, "usage": requester.usage(), "outputs": outputs,
                "seconds": round(time.time() - started, 2)}
     write_summary(output_dir / "summary.json", summary)
     print_summary(summary)
-    return {"metrics": _metrics(summary), "artifacts": {k: v for k, v in outputs.items() if k != "rejected" and v}}
+    return {"metrics": _metrics(summary),
+            "artifacts": {k: v for k, v in outputs.items() if not k.startswith("rejected") and v}}
 
 
 def _metrics(summary: dict) -> dict:

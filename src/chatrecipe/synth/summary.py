@@ -6,7 +6,8 @@
                                                          "rejected": {reason: count}, ...method figures}},
      "usage": {"requests", "failed", "cached", "prompt_tokens", "completion_tokens", "cost", "priced",
                "generation_seconds", "completion_tokens_per_second", "tokens_per_second", "by_model"},
-     "outputs": {"synth_sft": path | null, "synth_preferences": path | null, "rejected": path | null},
+     "outputs": {"synth_sft": path | null, "synth_preferences": path | null,
+                 "rejected_sft": path | null, "rejected_preferences": path | null},
      "seconds": float}
 """
 
