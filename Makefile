@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.chatrecipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast rlhf-demo benchmarks clean
+.PHONY: install demo test test-fast rlhf-demo synth-demo benchmarks clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: install
 
 rlhf-demo: install
 	$(VENV)/bin/chatrecipe run recipes/rlhf-demo.yaml
+
+synth-demo: install
+	$(VENV)/bin/chatrecipe run recipes/synth-demo.yaml
 
 test: install
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

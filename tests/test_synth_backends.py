@@ -141,6 +141,14 @@ data: {{max_tokens: 512, target_mix: instructgpt, size: null}}
     summary = json.loads((run_dir / "synth" / "summary.json").read_text())
     assert summary["outputs"]["synth_preferences"] is None or any(
         r.get("source") == "synth:pairs" for r in read_jsonl(run_dir / "data" / "preferences.jsonl"))
+    from chatrecipe.report.build import build_report
+
+    section = json.loads((run_dir / "synth" / "report.json").read_text())
+    overview = {row[0]: row for row in section["tables"][0]["rows"]}
+    assert overview["self_instruct"][2] == 2  # kept, as in the manifest
+    assert all(row[1] == row[2] + row[3] for row in overview.values())  # generated = kept + rejected
+    page = build_report([run_dir], tmp_path / "report")["html"].read_text()
+    assert "Bootstrapped data (synth)" in page and "Why items were rejected" in page
 
 
 def test_tiny_random_model_and_reward_model(tmp_path, tiny_model_path, tiny_reward_model_path):

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend
-from chatrecipe.synth.args import parse_synth
 from chatrecipe.backends.ledger import BudgetExceeded
+from chatrecipe.synth.args import parse_synth
 from chatrecipe.synth.requests import Requester, SynthStopped
+from chatrecipe.synth.report_section import write_synth_section
 from chatrecipe.synth.summary import print_summary, write_summary
 
 
@@ -84,6 +85,7 @@ def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
     summary = {"methods": reports, "usage": requester.usage(), "outputs": outputs,
                "seconds": round(time.time() - started, 2)}
     write_summary(output_dir / "summary.json", summary)
+    write_synth_section(output_dir / "summary.json")  # the report's "Bootstrapped data" section
     print_summary(summary)
     return {"metrics": _metrics(summary),
             "artifacts": {k: v for k, v in outputs.items() if not k.startswith("rejected") and v}}
