@@ -20,7 +20,7 @@ def _png(path: Path) -> None:
     plt.close(fig)
 
 
-def make_run(root: Path, name: str, win: float, sweep_value=None) -> Path:
+def make_run(root: Path, name: str, win: float, sweep_value=None, prompt_tokens=None) -> Path:
     run = root / name
     (run / "eval" / "sections").mkdir(parents=True)
     (run / "sft").mkdir()
@@ -37,6 +37,12 @@ def make_run(root: Path, name: str, win: float, sweep_value=None) -> Path:
         "provenance": {"judge": "smollm2", "prompt_hash": "abc"}}))
     (run / "eval" / "summary.json").write_text(json.dumps({"models": {
         "sft": {"win_rate": {"value": win, "ci_low": win - 0.1, "ci_high": win + 0.1}}}}))
+    if prompt_tokens is not None:  # two sources: the average is weighted by count
+        (run / "data" / "stats-sft").mkdir()
+        (run / "data" / "stats-sft" / "stats.json").write_text(json.dumps({"lengths": [
+            {"source": "a", "part": "prompt", "count": 3, "mean": prompt_tokens - 10},
+            {"source": "b", "part": "prompt", "count": 1, "mean": prompt_tokens + 30},
+            {"source": "a", "part": "completion", "count": 3, "mean": 999}]}))
     if sweep_value is not None:
         (run / "sweep.json").write_text(json.dumps({"sweep_key": "data.size", "sweep_value": sweep_value}))
     return run
@@ -61,13 +67,17 @@ def test_single_run_report_is_self_contained_and_escaped(tmp_path):
 
 
 def test_leaderboard_and_sweep_across_runs(tmp_path):
-    runs = [make_run(tmp_path, f"size-{n}", w, sweep_value=n) for n, w in ((50, 0.4), (100, 0.55), (200, 0.7))]
+    runs = [make_run(tmp_path, f"size-{n}", w, sweep_value=n, prompt_tokens=t)
+            for n, w, t in ((50, 0.4, 40), (100, 0.55, 60), (200, 0.7, 80))]
     paths = build_report(runs, tmp_path / "board", leaderboard=True)
     page = paths["html"].read_text()
     assert "Leaderboard across runs" in page
     assert "0.55 [0.45, 0.65]" in page
     assert (tmp_path / "board" / "sweep_win_rate.png").exists()
     assert "Ablation: score vs data.size" in page
+    assert (tmp_path / "board" / "sweep_win_rate_vs_prompt_length.png").exists()
+    summary = json.loads(paths["json"].read_text())
+    assert [r["mean_prompt_tokens"] for r in summary["runs"]] == [40, 60, 80]
 
 
 def test_live_view_serves_and_refreshes_while_running(tmp_path):

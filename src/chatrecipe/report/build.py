@@ -169,40 +169,55 @@ def leaderboard_table(summaries: list[dict], link_prefix: str | None = None) -> 
             "note": "Intervals are 95% (bootstrap or Wilson) as computed by each evaluation."}
 
 
-def _sweep_section(summaries: list[dict], output: Path) -> dict | None:
-    """Score against the swept value (e.g. dataset size): the recipe's ablation plots."""
-    points = [(s["sweep"]["sweep_value"], model, metric, v.get("value"))
-              for s in summaries if s.get("sweep")
-              for model, values in s["models"].items()
-              for metric, v in values.items() if isinstance(v, dict) and isinstance(v.get("value"), (int, float))]
-    if not points:
-        return None
+def _metric_plot(series: dict, metric: str, xlabel: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    key = next(s["sweep"]["sweep_key"] for s in summaries if s.get("sweep"))
-    series: dict = {}
-    for x, model, metric, y in points:
-        series.setdefault((model, metric), []).append((x, y))
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for (model, m), xy in sorted(series.items()):
+        if m == metric:
+            xy = sorted(xy)
+            ax.plot([p[0] for p in xy], [p[1] for p in xy], marker="o", label=model)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs {xlabel}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _sweep_section(summaries: list[dict], output: Path) -> dict | None:
+    """Score against the swept value (e.g. dataset size) and, when the runs' data differ in it, against the
+    average prompt length of their SFT data: the recipe's two ablation plots."""
+    swept = [s for s in summaries if s.get("sweep")]
+    if not swept:
+        return None
+    key = swept[0]["sweep"]["sweep_key"]
+    axes = {key: lambda s: s["sweep"]["sweep_value"]}
+    if len({s.get("mean_prompt_tokens") for s in swept}) > 1 and all(s.get("mean_prompt_tokens") for s in swept):
+        axes["average prompt length (tokens)"] = lambda s: s["mean_prompt_tokens"]
     plots = []
-    for metric in sorted({m for _, m in series}):
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        for (model, m), xy in sorted(series.items()):
-            if m == metric:
-                xy.sort()
-                ax.plot([p[0] for p in xy], [p[1] for p in xy], marker="o", label=model)
-        ax.set_xlabel(key)
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric} vs {key}")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"sweep_{metric}.png".replace(" ", "_").replace("/", "_")
-        fig.savefig(output / name, dpi=110)
-        plt.close(fig)
-        plots.append(name)
-    return {"title": f"Ablation: score vs {key}", "order": 95, "plots": plots, "tables": []}
+    for xlabel, x_of in axes.items():
+        series: dict = {}
+        for s in swept:
+            for model, values in s["models"].items():
+                for metric, v in values.items():
+                    if isinstance(v, dict) and isinstance(v.get("value"), (int, float)):
+                        series.setdefault((model, metric), []).append((x_of(s), v["value"]))
+        suffix = "" if xlabel == key else "_vs_prompt_length"
+        for metric in sorted({m for _, m in series}):
+            name = f"sweep_{metric}{suffix}.png".replace(" ", "_").replace("/", "_")
+            _metric_plot(series, metric, xlabel, output / name)
+            plots.append(name)
+    if not plots:
+        return None
+    return {"title": f"Ablation: score vs {key}", "order": 95, "plots": plots, "tables": [
+        {"title": "Runs of the sweep", "columns": ["run", key, "average prompt length (tokens)"],
+         "rows": [[s["run"], s["sweep"]["sweep_value"],
+                   f"{s['mean_prompt_tokens']:.1f}" if s.get("mean_prompt_tokens") else ""] for s in swept]}]}
 
 
 def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None, leaderboard: bool = False,

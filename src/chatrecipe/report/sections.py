@@ -81,6 +81,14 @@ def run_sections(run_dir: Path) -> list[dict]:
     return sorted(sections, key=lambda s: s.get("order", 50))
 
 
+def mean_prompt_tokens(run_dir: Path) -> float | None:
+    """Average prompt length (tokens) of the SFT data a run trained on, from the data stage's stats."""
+    stats = read_json(run_dir / "data" / "stats-sft" / "stats.json") or {}
+    rows = [r for r in stats.get("lengths", []) if r.get("part") == "prompt" and r.get("count")]
+    total = sum(r["count"] for r in rows)
+    return sum(r["count"] * r["mean"] for r in rows) / total if total else None
+
+
 def run_summary(run_dir: Path) -> dict:
     """Headline per-model metrics of a run (`eval/summary.json`) plus its manifest, for leaderboards."""
     return {
@@ -89,4 +97,5 @@ def run_summary(run_dir: Path) -> dict:
         "manifest": read_json(run_dir / "manifest.json") or {},
         "models": (read_json(run_dir / "eval" / "summary.json") or {}).get("models", {}),
         "sweep": read_json(run_dir / "sweep.json"),
+        "mean_prompt_tokens": mean_prompt_tokens(run_dir),
     }
