@@ -31,7 +31,7 @@ _FIELDS = ("message_id", "parent_id", "text", "role")
 
 
 def fits(row: dict) -> str | None:
-    if set(_FIELDS) <= set(row) and row.get("role") in ROLES:
+    if set(_FIELDS) <= set(row) and isinstance(row.get("role"), str) and row["role"] in ROLES:
         return None
     return "no oasst message fields (`message_id`, `parent_id`, `text`, `role` prompter|assistant)"
 
@@ -45,7 +45,7 @@ def _problem(data: dict) -> tuple[str, str] | None:
     """(field, reason) when a message row cannot be part of a tree, else None."""
     if not isinstance(data.get("message_id"), str) or not data["message_id"]:
         return "message_id", "missing or not text"
-    if data.get("role") not in ROLES:
+    if not isinstance(data.get("role"), str) or data["role"] not in ROLES:
         return "role", f"unknown role {data.get('role')!r}; oasst roles are prompter and assistant"
     if not isinstance(data.get("text"), str) or not data["text"].strip():
         return "text", "empty or not text"
