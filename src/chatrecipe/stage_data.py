@@ -30,6 +30,14 @@ def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
     return records, rejected
 
 
+def _classify(records: list[dict]) -> tuple[list[dict], int]:
+    """Task categories for records without one, so the task table against the target mix means something."""
+    from chatrecipe.data.classify import EmbeddingClassifier, classify_records
+
+    result = classify_records(records, EmbeddingClassifier.fit())
+    return result.records, result.counts["classified"]
+
+
 def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: dict,
            refusals: bool) -> tuple[list, list, dict]:
     """Dedup, decontaminate and length-filter one set; returns kept records, removed ones (with reasons), report."""
@@ -77,6 +85,8 @@ def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: li
             continue
         records, rejected = _load(paths, kind)
         counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected)}
+        if getattr(args, "classify", False):
+            records, counts["classified"] = _classify(records)
         before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
         # a refusal is a bad demonstration but can be the right *chosen* answer of a preference pair
         records, removed, report = _clean(records, questions, args, tokenizer, counts, refusals=name == "sft")

@@ -46,6 +46,8 @@ class DataArgs:
     """n for decontamination."""
     max_tokens: Optional[int] = 2048
     """Drop examples longer than this many tokens in total."""
+    classify: bool = False
+    """Label records that have no task category (offline embedding classifier) before the task table."""
 
 
 @dataclass
