@@ -90,7 +90,8 @@ def load_labelled(path: str | Path = TRAIN) -> tuple[list[str], list[str]]:
     return prompts, labels
 
 
-def _home() -> Path:
+def chatrecipe_home() -> Path:
+    """$CHATRECIPE_HOME (default ~/.cache/chatrecipe); `data` cannot ask chatrecipe.models, which sits above it."""
     return Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
 
 
@@ -124,7 +125,7 @@ class EmbeddingClassifier:
         path = resource_path(train)
         blob = path.read_bytes() + json.dumps({**embedder.config, "C": cls.C}, sort_keys=True).encode()
         key = hashlib.sha256(blob).hexdigest()
-        cache = Path(cache_dir or _home() / "classify") / f"{key[:24]}.npz"
+        cache = Path(cache_dir or chatrecipe_home() / "classify") / f"{key[:24]}.npz"
         model = LogisticRegression(C=cls.C, max_iter=5000)
         if cache.exists() and not refit:
             saved = np.load(cache, allow_pickle=False)

@@ -150,15 +150,16 @@ def classify(
                                   "(and save it as PNG/JSON under --plots)."),
     plots: Path = typer.Option(Path("classify-eval"), help="Folder for the --evaluate confusion matrix PNG and JSON."),
     max_tokens: int = typer.Option(12, help="Request tokens the embedding classifier reads."),
+    precision: str = typer.Option("int8", help="Embedding precision on CPU: int8 (about 3x faster) or fp32 "
+                                  "(the same vector for a text whatever its batch)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Answer cache for the judge (default $CHATRECIPE_HOME)."),
 ) -> None:
     """Label every record with a task category (first user turn of a conversation, last one of a pair's prompt)."""
     import json
-    import os
 
     from rich.progress import Progress
 
-    from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, classify_records
+    from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, chatrecipe_home, classify_records
     from chatrecipe.data.classify import evaluate as run_evaluate
     from chatrecipe.data.records import RecordFileError, write_records
 
@@ -173,14 +174,14 @@ def classify(
             from chatrecipe.backends import load_backend
             from chatrecipe.backends.base import GenerationParams
 
-            home = Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
-            backend = load_backend(judge, cache_dir=cache_dir or home / "classify-judge-cache", base_url=base_url)
+            backend = load_backend(judge, cache_dir=cache_dir or chatrecipe_home() / "classify-judge-cache",
+                                   base_url=base_url)
             params = GenerationParams(max_new_tokens=16, temperature=0.0)
             classifier = JudgeClassifier(lambda conversations: backend.chat(conversations, params), judge)
         else:
             from chatrecipe.data.embeddings import Embedder
 
-            classifier = EmbeddingClassifier.fit(train, Embedder(max_length=max_tokens))
+            classifier = EmbeddingClassifier.fit(train, Embedder(max_length=max_tokens, precision=precision))
     except (RecordFileError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     if evaluate:
