@@ -2,8 +2,9 @@
 
 Run as: `chatrecipe data dedup train.jsonl -o dedup.jsonl --threshold 0.8`.
 
-datasketch is a maintained, pure-Python MinHash/LSH library that runs in-process on a laptop; on a cluster the
-same step is datatrove's MinHash pipeline (see the README). Near duplicates are found on word 5-gram shingles of
+datasketch is a maintained, pure-Python MinHash/LSH library that runs in-process on a laptop; for data that
+outgrows one process the same step is datatrove's MinHash pipeline (`--engine datatrove`,
+chatrecipe.data.dedup_cluster), sharded over local processes or Slurm jobs. Near duplicates are found on word 5-gram shingles of
 the whole example; the first record of each cluster (file order) is kept, and the clusters are returned for review.
 """
 
