@@ -110,3 +110,15 @@ def test_reward_model_starts_from_the_sft_adapter(tmp_path, sft_adapter):
     data = write_preferences(tmp_path / "p.jsonl", n=8)
     metrics = reward.run(FAST, model=str(sft_adapter), train_files=[data], output_dir=tmp_path / "rm")
     assert metrics["global_step"] == 3 and math.isfinite(metrics["reward_accuracy"])
+    # a checkpoint loads like final/: on the SFT adapter's model, with the one-output head (same step, same scores)
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from chatrecipe.models import load_model
+
+    record = json.loads((tmp_path / "rm" / "checkpoint-3" / "chatrecipe_model.json").read_text())
+    assert record["base_model"] == str(sft_adapter) and record["num_labels"] == 1 and record["checkpoint"]
+    ids = torch.tensor([[5, 17, 42, 9]])
+    scores = [load_model(str(tmp_path / "rm" / name), model_class=AutoModelForSequenceClassification).eval()(
+        input_ids=ids).logits for name in ("final", "checkpoint-3")]
+    assert scores[0].shape == (1, 1) and torch.allclose(scores[0], scores[1])

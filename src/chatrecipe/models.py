@@ -180,6 +180,22 @@ def adapter_base(folder: Path) -> str | None:
     return json.loads(config.read_text())["base_model_name_or_path"]
 
 
+def _adapter_num_labels(folder: Path) -> int | None:
+    """Outputs of the classifier head an adapter carries: chatrecipe's record, else the saved head's shape (a
+    training checkpoint folder has no record)."""
+    meta = folder / "chatrecipe_model.json"
+    if meta.is_file() and json.loads(meta.read_text()).get("num_labels"):
+        return json.loads(meta.read_text())["num_labels"]
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        heads = [k for k in handle.keys() if k.endswith(("score.weight", "classifier.weight"))]
+        return handle.get_slice(heads[0]).get_shape()[0] if heads else None
+
+
 def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = False, allow_pickle: bool = False,
                model_class=None, merge: bool = True, **kwargs):
     """A causal LM (or `model_class`) from any model reference; dtype is 'float32', 'bfloat16', ... or None.
@@ -194,9 +210,9 @@ def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = 
     if base is not None:
         from peft import PeftModel
 
-        meta = Path(ref) / "chatrecipe_model.json"
-        if meta.is_file() and json.loads(meta.read_text()).get("num_labels"):  # a reward model's one-output head
-            kwargs.setdefault("num_labels", json.loads(meta.read_text())["num_labels"])
+        labels = _adapter_num_labels(Path(ref))
+        if labels:  # a reward model's one-output head, not transformers' default of two
+            kwargs.setdefault("num_labels", labels)
 
         from peft import PeftConfig
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.outputs import finish, resume_point, save_final
+from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 
@@ -46,6 +46,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method),
     )
+    trainer.add_callback(RecordCheckpoints(output_dir, stage="dpo", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     last = {k: v for h in trainer.state.log_history for k, v in h.items() if k.startswith(("rewards/", "eval_rewards/"))}

@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from chatrecipe.data.records import RecordFileError, load_records, write_rejected
 
 
@@ -69,6 +71,26 @@ def resume_point(output_dir: Path, resume: bool | str) -> str | None:
     return last_checkpoint(output_dir) if resume else None
 
 
+def model_record(*, stage: str, base_model: str, method: str, **extra) -> dict:
+    """`chatrecipe_model.json`: what a saved model or adapter applies to (an adapter may stack on another)."""
+    return {"stage": stage, "base_model": base_model if method != "full" else None, "started_from": base_model,
+            "method": method, **extra}
+
+
+class RecordCheckpoints(TrainerCallback):
+    """Writes `chatrecipe_model.json` into every `checkpoint-N/`, so a checkpoint loads like `final/` does (on
+    the right base, with its head's size) and can be evaluated or served mid-run."""
+
+    def __init__(self, output_dir: Path, **record):
+        self.output_dir = Path(output_dir)
+        self.record = model_record(**record)
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = self.output_dir / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            (folder / "chatrecipe_model.json").write_text(json.dumps({**self.record, "checkpoint": True}, indent=1))
+
+
 def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method: str, generation_template: str,
                stage: str, **extra_meta) -> Path:
     """Write `final/` atomically: model or adapter, tokenizer with the generation template, provenance."""
@@ -82,9 +104,9 @@ def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method:
         tokenizer.chat_template = generation_template
         tokenizer.save_pretrained(str(tmp))
         eot = END_OF_TURN if END_OF_TURN in tokenizer.get_vocab() else tokenizer.eos_token
-        meta = {"stage": stage, "base_model": base_model if method != "full" else None, "started_from": base_model,
-                "method": method, "chat_template_hash": template_hash(generation_template),
-                "stop_tokens": [eot], "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra_meta}
+        meta = model_record(stage=stage, base_model=base_model, method=method,
+                            chat_template_hash=template_hash(generation_template), stop_tokens=[eot],
+                            saved=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra_meta)
         (tmp / "chatrecipe_model.json").write_text(json.dumps(meta, indent=1))
         if final.exists():
             shutil.rmtree(final)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.outputs import finish, resume_point, save_final
+from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 from chatrecipe.train.reward_scoring import score_pairs
@@ -64,6 +64,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         trainer.add_callback(RewardTestSetCallback(args.test_sets, args.test_eval_steps, output_dir, tokenizer,
                                                    batch_size=config.per_device_eval_batch_size,
                                                    max_length=config.max_length, resumed=checkpoint is not None))
+    trainer.add_callback(RecordCheckpoints(output_dir, stage="rm", base_model=model, method=args.method, num_labels=1))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     held_out = rows_eval or rows

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.outputs import TrainingInputError, finish, load_training_records, resume_point, save_final
+from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
+                                      resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 
 
@@ -59,6 +60,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
         reward_funcs=scorer, args=config, train_dataset=prompts, processing_class=tokenizer,
         reward_processing_classes=scorer_tokenizer, peft_config=peft_config(model_config, args.method),
     )
+    trainer.add_callback(RecordCheckpoints(output_dir, stage="rl", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.outputs import (TrainingInputError, finish, load_training_records, reject_too_long,
-                                      resume_point, save_final)
+from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
+                                      reject_too_long, resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.templates import check_template, training_template
 
@@ -69,6 +69,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method),
     )
+    trainer.add_callback(RecordCheckpoints(output_dir, stage="sft", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = max(result.metrics.get("train_runtime", time.time() - started), 1e-9)
