@@ -37,7 +37,7 @@ report: {{}}
         "data", "sft", "dpo", "generate", "judge", "eval", "report"]
     page = (run / "report" / "index.html").read_text()
     for title in ("Data", "Length distribution", "Training: Supervised fine-tuning", "Training: DPO",
-                  "MT-Bench-style grades", "Win rate against the base model", "Judge audit",
+                  "MT-Bench-style grades", "Win rate against base (pairwise, both orders)", "Judge audit",
                   "Red-teaming: attack success and over-refusal",
                   "Reward-model benchmark: accuracy on held-out preference sets"):
         assert title in page, title

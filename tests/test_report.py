@@ -72,6 +72,7 @@ def test_leaderboard_and_sweep_across_runs(tmp_path):
     paths = build_report(runs, tmp_path / "board", leaderboard=True)
     page = paths["html"].read_text()
     assert "Leaderboard across runs" in page
+    assert '<a href="../size-100/report/index.html">report</a>' in page  # each run's own page, relative
     assert "0.55 [0.45, 0.65]" in page
     assert (tmp_path / "board" / "sweep_win_rate.png").exists()
     assert "Ablation: score vs data.size" in page

@@ -75,7 +75,7 @@ def test_rloo_with_the_trained_reward_model(tmp_path, sft_adapter, tiny_model_pa
                       "per_device_train_batch_size": 2},
                      model=str(sft_adapter), reward_model=str(tmp_path / "rm" / "final"), prompt_files=[data],
                      output_dir=tmp_path / "rl")
-    assert metrics["global_step"] == 2 and metrics["reward_first"] is not None
+    assert metrics["global_step"] == 2 and metrics["reward_first_quarter_mean"] is not None
     assert (tmp_path / "rl" / "final" / "adapter_config.json").exists() and (tmp_path / "rl" / "reward.png").exists()
 
 
@@ -122,3 +122,11 @@ def test_reward_model_starts_from_the_sft_adapter(tmp_path, sft_adapter):
     scores = [load_model(str(tmp_path / "rm" / name), model_class=AutoModelForSequenceClassification).eval()(
         input_ids=ids).logits for name in ("final", "checkpoint-3")]
     assert scores[0].shape == (1, 1) and torch.allclose(scores[0], scores[1])
+
+
+def test_reward_trend_compares_quarters_not_single_steps():
+    from chatrecipe.train.rl import reward_trend
+
+    trend = reward_trend([0.0, -1.0, 0.5, 0.1, 0.2, 0.3, 1.0, -0.2])
+    assert trend == {"reward_first_quarter_mean": -0.5, "reward_last_quarter_mean": 0.4}
+    assert reward_trend([]) == {}

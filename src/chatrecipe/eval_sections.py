@@ -110,7 +110,8 @@ def winrate_section(pairwise: list[dict], answers: dict, questions: list[dict], 
         if share["value"] is not None and share["n"] >= 10 and share["ci_low"] > 0.5:
             warnings.append(f"{model} vs {baseline}: the longer answer won {100 * share['value']:.0f}% of decisive "
                             "verdicts; part of this win rate may be length, not quality.")
-    section = {"title": "Win rate against the base model (pairwise, both orders)", "order": 60, "warnings": warnings,
+    baselines = ", ".join(sorted({b for _, b in pairs})) or "the baseline"
+    section = {"title": f"Win rate against {baselines} (pairwise, both orders)", "order": 60, "warnings": warnings,
                "text": "Each question is judged with the two answers in both orders; agreeing verdicts stand, "
                        "conflicting ones count as a tie (MT-Bench's rule). Ties count half. Failed verdicts are "
                        "excluded and counted. The LC win rate (AlpacaEval 2's length-controlled GLM) is the win rate "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import time
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def _table_html(table: dict) -> str:
     for row in table.get("rows", []):
         cells = []
         for value in row:
+            if isinstance(value, dict) and "href" in value:  # a link cell: {"text", "href"}
+                cells.append(f'<td><a href="{html.escape(value["href"], quote=True)}">'
+                             f'{html.escape(str(value["text"]))}</a></td>')
+                continue
             text = html.escape("" if value is None else str(value))
             cls = ' class="num"' if _is_number(value) else ""
             cells.append(f"<td{cls}>{text}</td>")
@@ -97,6 +102,12 @@ def _section_html(section: dict, base: Path, anchor: str) -> str:
     return "".join(parts)
 
 
+def _markdown_cell(value) -> str:
+    if isinstance(value, dict) and "href" in value:
+        return f"[{value['text']}]({value['href']})"
+    return "" if value is None else str(value)
+
+
 def _section_markdown(section: dict, plot_prefix: str = "../") -> str:
     lines = [f"## {section.get('title', 'Untitled')}", ""]
     lines += [f"> **Warning:** {w}" for w in section.get("warnings") or []]
@@ -108,7 +119,7 @@ def _section_markdown(section: dict, plot_prefix: str = "../") -> str:
         columns = [str(c) for c in table.get("columns", [])]
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("|" + "---|" * len(columns))
-        lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in table.get("rows", [])]
+        lines += ["| " + " | ".join(_markdown_cell(v) for v in row) + " |" for row in table.get("rows", [])]
         lines.append("")
     lines += [f"![{Path(p).stem}]({plot_prefix}{p})" for p in section.get("plots") or []]
     return "\n".join(lines) + "\n"
@@ -239,7 +250,8 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
 
     if len(run_dirs) > 1 or leaderboard:
         table = leaderboard_table(summaries)
-        links = [[s["run"], str(Path(s["path"]) / "report" / "index.html")] for s in summaries]
+        links = [[s["run"], {"text": "report", "href": os.path.relpath(Path(s["path"]) / "report" / "index.html",
+                                                                     output)}] for s in summaries]
         board = {"title": "Leaderboard across runs", "order": 0, "tables": [table,
                  {"title": "Run pages", "columns": ["run", "report"], "rows": links}]}
         sweep = _sweep_section(summaries, output)

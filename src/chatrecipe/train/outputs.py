@@ -130,9 +130,16 @@ def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]
         if not series:
             continue
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        for key, points in series.items():
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 30 else None,
-                    label=key)
+        for index, (key, points) in enumerate(series.items()):
+            steps, values = [p[0] for p in points], [p[1] for p in points]
+            if len(points) >= 12:  # online RL logs one noisy value per step: draw the trend over it
+                window = max(3, len(points) // 6)
+                ax.plot(steps, values, color=f"C{index}", alpha=0.3, linewidth=0.8)
+                trend = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
+                         for i in range(len(values))]
+                ax.plot(steps, trend, color=f"C{index}", label=f"{key} (mean of last {window} steps)")
+            else:
+                ax.plot(steps, values, marker=".", color=f"C{index}", label=key)
         ax.set_xlabel("step")
         ax.set_ylabel(name.replace("_", " "))
         ax.set_title(f"{output_dir.name}: {name.replace('_', ' ')}")

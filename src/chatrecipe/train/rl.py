@@ -35,6 +35,15 @@ def load_reward_model(reward_model: str):
     return model.eval(), tokenizer
 
 
+def reward_trend(rewards: list[float]) -> dict:
+    """Mean reward over the first and the last quarter of the steps: one step's reward is too noisy to compare."""
+    if not rewards:
+        return {}
+    quarter = max(1, len(rewards) // 4)
+    first, last = rewards[:quarter], rewards[-quarter:]
+    return {"reward_first_quarter_mean": sum(first) / len(first), "reward_last_quarter_mean": sum(last) / len(last)}
+
+
 def run(section: dict, *, model: str, reward_model: str, prompt_files: list, output_dir: Path, seed: int = 42,
         resume: bool | str = True) -> dict:
     """Train the policy against the reward model; save `output_dir/final`; return metrics (reward curve)."""
@@ -65,7 +74,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
     result = trainer.train(resume_from_checkpoint=checkpoint)
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
     extra = {"prompts": len(prompts), "method": args.method, "reward_model": reward_model, "resumed_from": checkpoint,
-             "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None}
+             **reward_trend(rewards)}
     save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
                generation_template=tokenizer.chat_template, stage="rl")
     return finish(trainer, output_dir, result, started, extra,
