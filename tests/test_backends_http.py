@@ -99,7 +99,7 @@ def test_judging_prints_an_estimate_before_it_starts(tmp_path, capsys):
     with running(app) as url:
         backend = OpenAIBackend("gpt-4o", base_url=f"{url}/v1", ledger=Ledger(prices={"gpt-4o": (2.5, 10.0)}))
         records = judge_single(backend, questions, answers, tmp_path / "s.jsonl", params=GenerationParams(max_new_tokens=100))
-    line = capsys.readouterr().out
+    line = capsys.readouterr().err  # on stderr, so --json output on stdout stays clean
     assert "3 requests to send (0 already done)" in line and "up to 300 completion tokens" in line and "$" in line
     assert [r["score"] for r in records] == [7.0, 7.0, 7.0]
     assert backend.ledger.usage["gpt-4o"]["requests"] == 3
@@ -128,5 +128,9 @@ def test_client_works_inside_a_running_event_loop(tmp_path):
         async def inside_a_loop():
             return backend.chat([[{"role": "user", "content": "ping"}]], GenerationParams(max_new_tokens=4))
 
-        results = asyncio.run(inside_a_loop())
+        # in a thread of its own: a session fixture (Playwright's sync API) may already run a loop in this one
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            results = pool.submit(asyncio.run, inside_a_loop()).result()
     assert [r.text for r in results] == ["pong"], [r.error for r in results]
