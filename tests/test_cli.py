@@ -56,3 +56,16 @@ def test_terminal_chat_answers_and_quits(tiny_model_path):
                            input="Say hello.\n/reset\nAgain?\n\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("bot> ") == 2 and "chatting with" in result.output
+
+
+def test_ls_benchmarks_names_resolve():
+    """Every shipped evaluation set `ls benchmarks` prints is a name the commands accept as is."""
+    from chatrecipe.data.resources import resource_path
+
+    result = runner.invoke(app, ["ls", "benchmarks"])
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines() if line.strip()]
+    shipped = [n for n in names if ":" in n]
+    assert {"questions:chatrecipe-eval.jsonl", "redteam:default.jsonl", "rm:helpful.jsonl"} <= set(shipped)
+    assert all(resource_path(n).is_file() for n in shipped)
+    assert {"arc", "hellaswag", "mmlu", "truthfulqa"} <= set(names)

@@ -160,15 +160,22 @@ def ls_judges() -> None:
 
 @ls_app.command("benchmarks")
 def ls_benchmarks() -> None:
-    """Question sets, red-team sets and preference test sets shipped with chatrecipe."""
+    """Evaluation sets shipped with chatrecipe, by the name commands and recipes take, and the standard
+    benchmarks `chatrecipe eval bench` runs through lm-evaluation-harness."""
     from importlib.resources import files
 
     root = files("chatrecipe") / "resources"
-    for folder in ("questions", "redteam", "rm_testsets"):
+    for prefix, folder, use in (("questions:", "questions", "generate / judge / eval mt-bench"),
+                                ("redteam:", "redteam", "eval redteam --prompts"),
+                                ("rm:", "rm_testsets", "eval rm")):
         path = root / folder
         if path.is_dir():
-            for item in sorted(p.name for p in path.iterdir()):
-                typer.echo(f"{folder}/{item}")
+            for item in sorted(p.name for p in path.iterdir() if p.name.endswith(".jsonl")):
+                typer.echo(f"{prefix + item:<36} {use}")
+    from chatrecipe.evaluate.lm_bench import SUITE
+
+    for name, (task, shots, metric) in SUITE.items():
+        typer.echo(f"{name:<36} eval bench ({task}, {shots}-shot, {metric}; needs lm-eval and the dataset)")
 
 
 def main() -> None:
