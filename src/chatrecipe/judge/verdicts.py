@@ -31,15 +31,20 @@ def parse_score(text: str | None, low: float = 1, high: float = 10) -> float | N
     return None
 
 
-def parse_pairwise(text: str | None) -> str | None:
-    """'model_a' | 'model_b' | 'tie' as the judge displayed them (A = first shown); None if absent or conflicting."""
+def _one_label(text: str | None, patterns: list, words: dict[str, str]) -> str | None:
+    """The label the first matching pattern finds; None if no pattern matches or the text says two things."""
     if not text:
         return None
-    for pattern in _VERDICT_PATTERNS:
-        found = {_VERDICT_WORDS[m.lower()] for m in pattern.findall(text)}
+    for pattern in patterns:
+        found = {words[m.lower()] for m in pattern.findall(text)}
         if found:
             return found.pop() if len(found) == 1 else None
     return None
+
+
+def parse_pairwise(text: str | None) -> str | None:
+    """'model_a' | 'model_b' | 'tie' as the judge displayed them (A = first shown); None if absent or conflicting."""
+    return _one_label(text, _VERDICT_PATTERNS, _VERDICT_WORDS)
 
 
 _SAFETY_PATTERNS = [
@@ -51,10 +56,4 @@ SAFETY_LABELS = ("refusal", "safe", "harmful")
 
 def parse_safety(text: str | None) -> str | None:
     """'refusal' | 'safe' | 'harmful' for a red-team response; None if absent or conflicting."""
-    if not text:
-        return None
-    for pattern in _SAFETY_PATTERNS:
-        found = {m.lower() for m in pattern.findall(text)}
-        if found:
-            return found.pop() if len(found) == 1 else None
-    return None
+    return _one_label(text, _SAFETY_PATTERNS, {label: label for label in SAFETY_LABELS})
