@@ -180,29 +180,11 @@ def leaderboard_table(summaries: list[dict], link_prefix: str | None = None) -> 
             "note": "Intervals are 95% (bootstrap or Wilson) as computed by each evaluation."}
 
 
-def _metric_plot(series: dict, metric: str, xlabel: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for (model, m), xy in sorted(series.items()):
-        if m == metric:
-            xy = sorted(xy)
-            ax.plot([p[0] for p in xy], [p[1] for p in xy], marker="o", label=model)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} vs {xlabel}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def _sweep_section(summaries: list[dict], output: Path) -> dict | None:
     """Score against the swept value (e.g. dataset size) and, when the runs' data differ in it, against the
     average prompt length of their SFT data: the recipe's two ablation plots."""
+    from chatrecipe.report.plots import series_plot
+
     swept = [s for s in summaries if s.get("sweep")]
     if not swept:
         return None
@@ -221,7 +203,7 @@ def _sweep_section(summaries: list[dict], output: Path) -> dict | None:
         suffix = "" if xlabel == key else "_vs_prompt_length"
         for metric in sorted({m for _, m in series}):
             name = f"sweep_{metric}{suffix}.png".replace(" ", "_").replace("/", "_")
-            _metric_plot(series, metric, xlabel, output / name)
+            series_plot(series, metric, xlabel, output / name)
             plots.append(name)
     if not plots:
         return None

@@ -1,4 +1,4 @@
-"""The report's shared plot shapes: values with interval bars (ratings, proportions)."""
+"""The report's shared plot shapes: values with interval bars, matrices, binned curves, metric series."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out, write the PNG and free the figure (pyplot keeps every open figure alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
 
 
 def _whiskers(v: dict) -> list[list[float]]:
@@ -30,10 +38,7 @@ def ratings_plot(table: dict[str, dict], path: Path, title: str) -> Path:
     ax.set_xlabel("rating (Elo scale)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, reference: float | None = None) -> Path:
@@ -51,10 +56,7 @@ def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, refere
     ax.set_yticks(range(len(names)), names)
     ax.set_xlim(0, 1)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def heatmap(matrix: list[list[float | None]], labels: list[str], path: Path, title: str) -> Path:
@@ -76,10 +78,7 @@ def heatmap(matrix: list[list[float | None]], labels: list[str], path: Path, tit
     ax.set_ylabel("model")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlabel: str, bins: int = 8) -> Path:
@@ -104,7 +103,20 @@ def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlab
     ax.set_ylabel("win probability")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def series_plot(series: dict[tuple[str, str], list[tuple[float, float]]], metric: str, xlabel: str,
+                path: Path) -> Path:
+    """One metric against a quantity, a line per model (`series` maps (model, metric) to (x, y) points)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for (model, m), xy in sorted(series.items()):
+        if m == metric:
+            xy = sorted(xy)
+            ax.plot([p[0] for p in xy], [p[1] for p in xy], marker="o", label=model)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs {xlabel}")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
