@@ -37,22 +37,22 @@ def render(request: Request, name: str, status: int = 200, **context) -> HTMLRes
     return HTMLResponse(html, status_code=status)
 
 
-def require_annotator(request: Request) -> Identity:
+def _require(request: Request, kind: str, refusal: str) -> Identity:
+    """The signed-in identity if it is of `kind`; else to the sign-in page (nobody) or 403 (the other kind)."""
     who = identity(request)
     if who is None:
         raise HTTPException(303, headers={"Location": "/login"})
-    if who.kind != "annotator":
-        raise HTTPException(403, "this page is for annotators; the admin works from /admin")
+    if who.kind != kind:
+        raise HTTPException(403, refusal)
     return who
+
+
+def require_annotator(request: Request) -> Identity:
+    return _require(request, "annotator", "this page is for annotators; the admin works from /admin")
 
 
 def require_admin(request: Request) -> Identity:
-    who = identity(request)
-    if who is None:
-        raise HTTPException(303, headers={"Location": "/login"})
-    if who.kind != "admin":
-        raise HTTPException(403, "admin pages need the admin token")
-    return who
+    return _require(request, "admin", "admin pages need the admin token")
 
 
 def check_csrf(request: Request, form) -> None:
