@@ -23,7 +23,7 @@ def section_for(command: str, config: Path | None, overrides: list[str], generat
     """The synth section for one method: the recipe's (if any), only this method, with overrides applied."""
     from dataclasses import fields
 
-    from chatrecipe.recipe import RecipeError, load_recipe, parse_value
+    from chatrecipe.recipe import RecipeError, apply_override, load_recipe
     from chatrecipe.synth.args import METHODS, SynthArgs
 
     recipe = load_recipe(config) if config else {}
@@ -36,7 +36,7 @@ def section_for(command: str, config: Path | None, overrides: list[str], generat
             raise RecipeError(f"--set {assignment!r}: write it as key=value, for example rounds=2")
         key, text = assignment.split("=", 1)
         key = key.strip().removeprefix("synth.").removeprefix(f"{method}.")
-        (section if key in top else section[method])[key] = parse_value(text)
+        apply_override(section, f"{key if key in top else f'{method}.{key}'}={text}")
     if generator:
         section["generator"] = generator
     if base_url:
