@@ -184,8 +184,9 @@ def _adapter_num_labels(folder: Path) -> int | None:
     """Outputs of the classifier head an adapter carries: chatrecipe's record, else the saved head's shape (a
     training checkpoint folder has no record)."""
     meta = folder / "chatrecipe_model.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("num_labels"):
-        return json.loads(meta.read_text())["num_labels"]
+    labels = json.loads(meta.read_text()).get("num_labels") if meta.is_file() else None
+    if labels:
+        return labels
     weights = folder / "adapter_model.safetensors"
     if not weights.is_file():
         return None

@@ -85,7 +85,7 @@ def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: li
             continue
         records, rejected = _load(paths, kind)
         counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected)}
-        if getattr(args, "classify", False):
+        if args.classify:
             records, counts["classified"] = _classify(records)
         before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
         # a refusal is a bad demonstration but can be the right *chosen* answer of a preference pair

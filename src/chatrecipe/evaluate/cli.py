@@ -269,8 +269,6 @@ def audit(
             show(f"  {category}", figure)
 
 
-# --- rm, redteam, bench (evaluate/rm_bench.py, evaluate/redteam.py, evaluate/benchmarks.py) ---
-
 # --- rm (evaluate/rm_bench.py) ---
 
 

@@ -115,6 +115,15 @@ def save_final(trainer, tokenizer, output_dir: Path, *, base_model: str, method:
     return final
 
 
+def _running_mean(values: list[float], window: int) -> list[float]:
+    """Mean of each value and the `window - 1` before it (fewer at the start)."""
+    means = []
+    for i in range(len(values)):
+        recent = values[max(0, i - window + 1):i + 1]
+        means.append(sum(recent) / len(recent))
+    return means
+
+
 def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]]) -> list[Path]:
     """One PNG per curve group (e.g. loss: [loss, eval_loss]) from the trainer's log history."""
     import matplotlib
@@ -135,9 +144,8 @@ def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]
             if len(points) >= 12:  # online RL logs one noisy value per step: draw the trend over it
                 window = max(3, len(points) // 6)
                 ax.plot(steps, values, color=f"C{index}", alpha=0.3, linewidth=0.8)
-                trend = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
-                         for i in range(len(values))]
-                ax.plot(steps, trend, color=f"C{index}", label=f"{key} (mean of last {window} steps)")
+                ax.plot(steps, _running_mean(values, window), color=f"C{index}",
+                        label=f"{key} (mean of last {window} steps)")
             else:
                 ax.plot(steps, values, marker=".", color=f"C{index}", label=key)
         ax.set_xlabel("step")
