@@ -124,7 +124,7 @@ def agreement_table(labels: Mapping[Hashable, Mapping[str, Hashable]],
     return result
 
 
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float | None, float | None]:
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float | None, float | None, float | None]:
     """A proportion with its 95% Wilson interval, so a small count does not read as a verdict."""
     if n == 0:
         return None, None, None

@@ -14,16 +14,14 @@ import math
 from collections import defaultdict
 
 from chatrecipe.annotate.agreement import cohen_kappa
+from chatrecipe.annotate.agreement import wilson as wilson_interval
 
 
 def wilson(successes: float, n: int, z: float = 1.96) -> dict:
-    """Proportion with its Wilson score interval (sound at small n and near 0 or 1)."""
-    if n == 0:
-        return {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return {"value": p, "ci_low": max(0.0, centre - half), "ci_high": min(1.0, centre + half), "n": n}
+    """Proportion with its Wilson score interval (sound at small n and near 0 or 1), as the figure dict the
+    audit, red-team and benchmark tables read."""
+    value, low, high = wilson_interval(successes, n, z)
+    return {"value": value, "ci_low": low, "ci_high": high, "n": n}
 
 
 def position_bias(pairwise: list[dict]) -> dict:
