@@ -3,8 +3,9 @@
 A training section's keys are the union of a TRL config (`SFTConfig`, `RewardConfig`, `DPOConfig`, `RLOOConfig`),
 TRL's `ModelConfig` (PEFT and quantisation fields: `lora_r`, `lora_alpha`, `lora_target_modules`,
 `load_in_4bit`, ...) and `TrainArgs` below, so every TRL field works and TRL's documentation applies.
-chatrecipe changes a few defaults for speed on CPUs (see PERFORMANCE-NOTES: LoRA dropout 0, no pad compute,
-gradient checkpointing); anything the recipe sets wins.
+chatrecipe changes a few defaults for speed on CPUs (see PERFORMANCE-NOTES and benchmarks/bench_sft.py: LoRA
+dropout 0, no pad compute, the plain-logits LM head, activation checkpointing only on GPUs); anything the recipe
+sets wins.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ COMMON_DEFAULTS = {
     "lora_r": 16,
     "lora_alpha": 32,
     "lr_scheduler_type": "cosine",
-    "activation_checkpointing": True,
     "disable_tqdm": False,
     "use_cpu": None,
 }
@@ -45,6 +45,13 @@ class TrainArgs:
     """full | lora | qlora (4-bit NF4 through bitsandbytes; needs a CUDA GPU)."""
     eval_fraction: float = 0.0
     """Hold out this share of the training file for evaluation during training (RM accuracy is measured on it)."""
+    keep_freed_memory: bool = True
+    """On a CPU, have glibc keep freed blocks for the next step instead of page-faulting them back in (about 1.1x;
+    see train/cpu_allocator.py). Process-wide once set."""
+    lm_head: str = "auto"
+    """SFT and DPO: how per-token log-probabilities are computed. `fused` is TRL's chunked LM head (no full logits;
+    the right choice on a GPU), `logits` projects only the scored positions and uses plain cross-entropy (about 3x
+    cheaper on a CPU, see train/logits_head.py), `auto` picks `logits` on a CPU and `fused` elsewhere."""
 
 
 @dataclass
@@ -74,6 +81,10 @@ def with_defaults(stage: str, section: dict) -> dict:
         merged["use_cpu"] = not torch.cuda.is_available()
     if "bf16" not in (section or {}):
         merged["bf16"] = _bf16_supported()
+    if not {"activation_checkpointing", "gradient_checkpointing"} & set(section or {}):
+        # Recomputing activations trades compute for memory: right for GPU memory, a 1.2x slowdown on a CPU,
+        # whose RAM holds the activations of any model it can train in reasonable time
+        merged["activation_checkpointing"] = torch.cuda.is_available()
     return {k: v for k, v in merged.items() if v is not None}
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.logits_head import install_lm_head
 from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
@@ -32,26 +34,28 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     config, model_config, args = parse_section(with_defaults("dpo", section), *config_classes("dpo"), where="dpo",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
     check_method(args)
+    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     checkpoint = resume_point(output_dir, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=False, eval_fraction=args.eval_fraction, seed=seed)
     evaluate_on_held_out(config, rows_eval)
-    policy = load_for_training(model, args.method, dtype=model_config.dtype)
+    policy = load_for_training(model, args.method, model_config=model_config)
     reference = load_for_training(ref_model, "full") if ref_model else None
     if reference is None and args.method == "full":
-        reference = load_for_training(model, "full", dtype=model_config.dtype)  # frozen copy of the start point
+        reference = load_for_training(model, "full", model_config=model_config)  # frozen copy of the start point
     trainer = DPOTrainer(
         model=policy, ref_model=reference, args=config, train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method),
     )
+    lm_head = install_lm_head(trainer, args.lm_head)
     trainer.add_callback(RecordCheckpoints(output_dir, stage="dpo", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     last = {k: v for h in trainer.state.log_history for k, v in h.items() if k.startswith(("rewards/", "eval_rewards/"))}
     seconds = max(result.metrics.get("train_runtime", 1e-9), 1e-9)
-    extra = {**info, "method": args.method, "beta": config.beta, "resumed_from": checkpoint,
+    extra = {**info, "method": args.method, "beta": config.beta, "resumed_from": checkpoint, "lm_head": lm_head,
              "pairs_per_second": round(info["pairs"] * config.num_train_epochs / seconds, 3)
              if config.max_steps <= 0 and not checkpoint else None,
              **{k.replace("/", "_"): v for k, v in last.items()}}

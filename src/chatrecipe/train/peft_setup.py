@@ -28,9 +28,18 @@ def peft_config(model_config, method: str, task_type: str = "CAUSAL_LM"):
     )
 
 
-def load_for_training(ref: str, method: str, *, model_class=None, dtype: str | None = None, **kwargs):
-    """The starting model: any chatrecipe reference (a LoRA folder from an earlier stage is merged first)."""
+def load_for_training(ref: str, method: str, *, model_config=None, model_class=None, **kwargs):
+    """The starting model: any chatrecipe reference (a LoRA folder from an earlier stage is merged first).
+
+    `model_config` is the section's TRL `ModelConfig`; its `dtype` and `attn_implementation` apply when set.
+    Without an attention named there, the model attends with `varlen_sdpa` (train/varlen_attention.py).
+    """
     from chatrecipe.models import load_model
+    from chatrecipe.train.varlen_attention import use_varlen_attention
+
+    dtype = getattr(model_config, "dtype", None)
+    if getattr(model_config, "attn_implementation", None):
+        kwargs["attn_implementation"] = model_config.attn_implementation
 
     if method == "qlora":
         import torch
@@ -39,7 +48,10 @@ def load_for_training(ref: str, method: str, *, model_class=None, dtype: str | N
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
             bnb_4bit_use_double_quant=True)
-    return load_model(ref, dtype=dtype or "float32", model_class=model_class, **kwargs)
+    model = load_model(ref, dtype=dtype or "float32", model_class=model_class, **kwargs)
+    if "attn_implementation" not in kwargs:
+        use_varlen_attention(model)
+    return model
 
 
 def merge_adapter(adapter: str | Path, output: str | Path) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.cpu_allocator import keep_freed_memory
 from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
@@ -45,13 +46,14 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     config, model_config, args = parse_section(with_defaults("rm", section), *config_classes("rm"), where="rm",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
     check_method(args)
+    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     checkpoint = resume_point(output_dir, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=True, eval_fraction=args.eval_fraction, seed=seed)
     evaluate_on_held_out(config, rows_eval)
-    network = load_for_training(model, args.method, model_class=AutoModelForSequenceClassification, num_labels=1,
-                                dtype=model_config.dtype)
+    network = load_for_training(model, args.method, model_config=model_config,
+                                model_class=AutoModelForSequenceClassification, num_labels=1)
     network.config.pad_token_id = tokenizer.pad_token_id
     trainer = RewardTrainer(
         model=network, args=config, train_dataset=Dataset.from_list(rows),

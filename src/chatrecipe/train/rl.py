@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.cpu_allocator import keep_freed_memory
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
@@ -59,13 +60,14 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
     config, model_config, args = parse_section(with_defaults("rl", section), *config_classes("rl"), where="rl",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
     check_method(args)
+    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     checkpoint = resume_point(output_dir, resume)
     records = load_training_records(prompt_files, "preference", output_dir)
     prompts = Dataset.from_list([{"prompt": r["prompt"]} for r in records])
     scorer, scorer_tokenizer = load_reward_model(reward_model)
     tokenizer = load_tokenizer(model)
     trainer = RLOOTrainer(
-        model=load_for_training(model, args.method, dtype=model_config.dtype),
+        model=load_for_training(model, args.method, model_config=model_config),
         reward_funcs=scorer, args=config, train_dataset=prompts, processing_class=tokenizer,
         reward_processing_classes=scorer_tokenizer, peft_config=peft_config(model_config, args.method),
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import check_method, config_classes, with_defaults
+from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.logits_head import SFT_EXTRAS, install_lm_head
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       reject_too_long, resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
@@ -25,6 +27,7 @@ def parse(section: dict, output_dir: Path, seed: int):
     config, model_config, args = parse_section(with_defaults("sft", section), *config_classes("sft"), where="sft",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
     check_method(args)
+    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     return config, model_config, args
 
 
@@ -61,14 +64,16 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     if config.padding_free and not config.packing:
         config.max_length = None  # enforced above by rejecting (and reporting) longer examples, as TRL asks
     tokenizer.chat_template = train_template  # TRL builds the assistant mask from the generation markers
+    policy = load_for_training(model, args.method, model_config=model_config)
     trainer = SFTTrainer(
-        model=load_for_training(model, args.method, dtype=model_config.dtype),
+        model=policy,
         args=config,
         train_dataset=Dataset.from_list(rows),
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method),
     )
+    lm_head = install_lm_head(trainer, args.lm_head, SFT_EXTRAS)
     trainer.add_callback(RecordCheckpoints(output_dir, stage="sft", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -77,7 +82,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     extra = {"examples": len(rows), "tokens_per_epoch": train_tokens, "method": args.method,
              "resumed_from": checkpoint,
              "tokens_per_second": round(trained / seconds, 1) if trained and not checkpoint else None,
-             "settings": _settings(config, model_config, args)}
+             "settings": {**_settings(config, model_config, args), "lm_head": lm_head,
+                          "attention": policy.config._attn_implementation}}
     save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
                generation_template=generation_template, stage="sft")
     return finish(trainer, output_dir, result, started, extra,
@@ -89,7 +95,7 @@ def _settings(config, model_config, args) -> dict:
                 "learning_rate": config.learning_rate, "lr_scheduler_type": getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type),
                 "per_device_train_batch_size": config.per_device_train_batch_size,
                 "gradient_accumulation_steps": config.gradient_accumulation_steps, "bf16": config.bf16,
-                "padding_free": config.padding_free}
+                "padding_free": config.padding_free, "activation_checkpointing": config.activation_checkpointing}
     if args.method != "full":
         settings.update(lora_r=model_config.lora_r, lora_alpha=model_config.lora_alpha,
                         lora_dropout=model_config.lora_dropout)
