@@ -5,8 +5,8 @@ minutes).
 
 Both runs train DPO on the same starter pairs for one epoch; only performance settings differ: TRL's defaults
 (its fused LM head, activation checkpointing, LoRA dropout 0.05, bf16 autocast where the CPU has AVX512-BF16)
-against chatrecipe's (the plain-logits LM head over the scored positions only, no activation checkpointing on a
-CPU, glibc keeping freed memory, LoRA dropout 0). TRL 1.16 has switched DPO's `padding_free` off, so both runs
+against chatrecipe's (the plain-logits LM head over the scored positions only, causal attention without the
+padding mask (`varlen_sdpa`), no activation checkpointing on a CPU, glibc keeping freed memory, LoRA dropout 0). TRL 1.16 has switched DPO's `padding_free` off, so both runs
 pad. Each run is a fresh process and the pair is repeated `--rounds` times in turn; printed are pairs/s, the ratio
 per round and their median, and the final losses.
 """
@@ -31,7 +31,7 @@ def sections(args) -> dict:
     common = {"method": args.method, "num_train_epochs": 1, "per_device_train_batch_size": 2,
               "learning_rate": 5e-6, "logging_steps": 1, "save_strategy": "no", "seed": 0}
     return {"TRL defaults": {**common, "lora_dropout": 0.05, "lm_head": "fused", "activation_checkpointing": True,
-                             "keep_freed_memory": False},
+                             "keep_freed_memory": False, "attn_implementation": "sdpa"},
             "chatrecipe defaults": {**common}}
 
 

@@ -17,10 +17,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from trl.trainer.utils import add_fused_lm_head
 
 from chatrecipe.recipe import RecipeError
-from chatrecipe.train import sft
+from chatrecipe.train import dpo, reward, sft
 from chatrecipe.train.logits_head import supports_logits_head, use_logits_head, wants_logits_head
 from chatrecipe.train.varlen_attention import is_right_padding_mask, use_varlen_attention
-from tests.train_fixtures import write_conversations
+from tests.train_fixtures import write_conversations, write_preferences
 
 ALL_OUTPUTS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
 
@@ -185,6 +185,25 @@ def test_sft_fast_paths_train_like_trl(tmp_path, tiny_model_path):
     with pytest.raises(RecipeError, match="lm_head 'fast'"):
         sft.run({**section, "lm_head": "fast"}, model=str(tiny_model_path), train_files=[data],
                 output_dir=tmp_path / "bad")
+
+
+@pytest.mark.parametrize("stage", ["dpo", "rm"])
+def test_preference_training_on_fast_paths_matches_trl_paths(tmp_path, tiny_model_path, stage):
+    """Right-padded pairs: TRL's head and masked SDPA vs chatrecipe's defaults give the same losses and rewards."""
+    data = write_preferences(tmp_path / "pairs.jsonl", n=8)
+    section = {"method": "lora", "max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1,
+               "learning_rate": 1e-2, "bf16": False, "activation_checkpointing": False, "save_strategy": "no"}
+    trl_paths = {"attn_implementation": "sdpa", **({"lm_head": "fused"} if stage == "dpo" else {})}
+    logged = {}
+    for name, paths in (("trl", trl_paths), ("ours", {})):
+        out = tmp_path / name
+        (dpo if stage == "dpo" else reward).run({**section, **paths}, model=str(tiny_model_path), train_files=[data],
+                                                output_dir=out)
+        history = json.loads((out / "log_history.json").read_text())
+        logged[name] = torch.tensor([[h[k] for k in sorted(h) if k.startswith(("loss", "rewards/", "accuracy"))]
+                                     for h in history if "loss" in h])
+    assert logged["ours"].shape[0] == 3 and logged["ours"].shape == logged["trl"].shape
+    torch.testing.assert_close(logged["ours"], logged["trl"], atol=1e-4, rtol=1e-4)
 
 
 def test_keep_freed_memory_tunes_glibc_only_when_asked():

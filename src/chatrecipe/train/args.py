@@ -101,6 +101,18 @@ def _bf16_supported() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def start_stage(config, args: TrainArgs) -> None:
+    """Before any work: refuse what the machine cannot run, tune the CPU allocator, and seed the process, so that
+    fresh weights (a reward model's head, LoRA's A matrices) start the same for the same recipe seed."""
+    from transformers import set_seed
+
+    from chatrecipe.train.cpu_allocator import keep_freed_memory
+
+    check_method(args)
+    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
+    set_seed(config.seed)
+
+
 def check_method(args: TrainArgs) -> None:
     """Refuse methods the machine cannot run before any work starts."""
     from chatrecipe.recipe import RecipeError

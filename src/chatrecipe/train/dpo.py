@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.args import config_classes, start_stage, with_defaults
 from chatrecipe.train.logits_head import install_lm_head
 from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
@@ -33,8 +32,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     output_dir.mkdir(parents=True, exist_ok=True)
     config, model_config, args = parse_section(with_defaults("dpo", section), *config_classes("dpo"), where="dpo",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
-    check_method(args)
-    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
+    start_stage(config, args)
     checkpoint = resume_point(output_dir, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,

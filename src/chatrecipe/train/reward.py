@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.args import config_classes, start_stage, with_defaults
 from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
@@ -45,8 +44,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     section = {"eval_fraction": 0.15, **(section or {})}
     config, model_config, args = parse_section(with_defaults("rm", section), *config_classes("rm"), where="rm",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
-    check_method(args)
-    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
+    start_stage(config, args)
     checkpoint = resume_point(output_dir, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,

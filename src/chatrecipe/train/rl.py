@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.args import config_classes, start_stage, with_defaults
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
@@ -59,8 +58,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
                "logging_steps": 1, **(section or {})}
     config, model_config, args = parse_section(with_defaults("rl", section), *config_classes("rl"), where="rl",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
-    check_method(args)
-    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
+    start_stage(config, args)
     checkpoint = resume_point(output_dir, resume)
     records = load_training_records(prompt_files, "preference", output_dir)
     prompts = Dataset.from_list([{"prompt": r["prompt"]} for r in records])

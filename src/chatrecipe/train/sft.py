@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import check_method, config_classes, with_defaults
-from chatrecipe.train.cpu_allocator import keep_freed_memory
+from chatrecipe.train.args import config_classes, start_stage, with_defaults
 from chatrecipe.train.logits_head import SFT_EXTRAS, install_lm_head
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       reject_too_long, resume_point, save_final)
@@ -26,8 +25,6 @@ def parse(section: dict, output_dir: Path, seed: int):
     """(SFTConfig, ModelConfig, TrainArgs) from a recipe section with chatrecipe's defaults under it."""
     config, model_config, args = parse_section(with_defaults("sft", section), *config_classes("sft"), where="sft",
                                                fixed={"output_dir": str(output_dir), "seed": seed})
-    check_method(args)
-    keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     return config, model_config, args
 
 
@@ -42,6 +39,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     config, model_config, args = parse(section, output_dir, seed)
+    start_stage(config, args)
     checkpoint = resume_point(output_dir, resume)
     tokenizer = load_tokenizer(model)
     generation_template = tokenizer.chat_template
