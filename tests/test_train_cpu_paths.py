@@ -187,11 +187,12 @@ def test_sft_fast_paths_train_like_trl(tmp_path, tiny_model_path):
                 output_dir=tmp_path / "bad")
 
 
-@pytest.mark.parametrize("stage", ["dpo", "rm"])
-def test_preference_training_on_fast_paths_matches_trl_paths(tmp_path, tiny_model_path, stage):
-    """Right-padded pairs: TRL's head and masked SDPA vs chatrecipe's defaults give the same losses and rewards."""
+@pytest.mark.parametrize("stage,method", [("dpo", "lora"), ("dpo", "full"), ("rm", "lora")])
+def test_preference_training_on_fast_paths_matches_trl_paths(tmp_path, tiny_model_path, stage, method):
+    """Right-padded pairs: TRL's head and masked SDPA vs chatrecipe's defaults give the same losses and rewards
+    (full DPO also has a separate reference model with its own head)."""
     data = write_preferences(tmp_path / "pairs.jsonl", n=8)
-    section = {"method": "lora", "max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1,
+    section = {"method": method, "max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1,
                "learning_rate": 1e-2, "bf16": False, "activation_checkpointing": False, "save_strategy": "no"}
     trl_paths = {"attn_implementation": "sdpa", **({"lm_head": "fused"} if stage == "dpo" else {})}
     logged = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import config_classes, start_stage, with_defaults
-from chatrecipe.train.logits_head import install_lm_head
+from chatrecipe.train.logits_head import DPO_EXTRAS, install_lm_head
 from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
@@ -47,7 +47,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
         peft_config=peft_config(model_config, args.method),
     )
-    lm_head = install_lm_head(trainer, args.lm_head)
+    lm_head = install_lm_head(trainer, args.lm_head,
+                              DPO_EXTRAS + (("log_sum_sq_probs",) if config.use_weighting else ()))
     trainer.add_callback(RecordCheckpoints(output_dir, stage="dpo", base_model=model, method=args.method))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)

@@ -47,7 +47,8 @@ def supports_logits_head(model) -> bool:
 # What TRL's trainers read off the fused head besides `log_probs`: SFT logs entropy and top-1 accuracy; DPO also
 # logs the mean logit and, with WPO weighting, uses log sum p^2
 SFT_EXTRAS = ("entropy", "is_top1")
-ALL_EXTRAS = ("entropy", "is_top1", "mean_logits", "log_sum_sq_probs")
+DPO_EXTRAS = ("entropy", "is_top1", "mean_logits")
+ALL_EXTRAS = (*DPO_EXTRAS, "log_sum_sq_probs")
 
 
 def use_logits_head(model, extras: tuple[str, ...] = ALL_EXTRAS) -> bool:
@@ -108,11 +109,16 @@ def token_log_probs(lm_head, hidden, labels, num_items_in_batch=None, extras: tu
 
 
 def install_lm_head(trainer, choice: str, extras: tuple[str, ...] = ALL_EXTRAS) -> str:
-    """Apply the recipe's `lm_head` choice to a TRL trainer's policy (and reference) model; returns the head used."""
+    """Apply the recipe's `lm_head` choice to a TRL trainer's policy (and reference) model; returns the head used.
+
+    A separate reference model only needs log-probabilities (a LoRA policy's reference is the policy itself).
+    """
     from accelerate.utils import is_peft_model
 
     if not wants_logits_head(choice, trainer.accelerator.device.type):
         return "fused"
-    models = [m for m in (trainer.model, getattr(trainer, "ref_model", None)) if m is not None]
-    installed = [use_logits_head(m.get_base_model() if is_peft_model(m) else m, extras) for m in models]
+    policy, reference = trainer.model, getattr(trainer, "ref_model", None)
+    installed = [use_logits_head(policy.get_base_model() if is_peft_model(policy) else policy, extras)]
+    if reference is not None:
+        installed.append(use_logits_head(reference, extras=()))
     return "logits" if all(installed) else "fused"
