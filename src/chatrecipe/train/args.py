@@ -3,9 +3,9 @@
 A training section's keys are the union of a TRL config (`SFTConfig`, `RewardConfig`, `DPOConfig`, `RLOOConfig`),
 TRL's `ModelConfig` (PEFT and quantisation fields: `lora_r`, `lora_alpha`, `lora_target_modules`,
 `load_in_4bit`, ...) and `TrainArgs` below, so every TRL field works and TRL's documentation applies.
-chatrecipe changes a few defaults for speed on CPUs (see PERFORMANCE-NOTES and benchmarks/bench_sft.py: LoRA
-dropout 0, no pad compute, the plain-logits LM head, activation checkpointing only on GPUs); anything the recipe
-sets wins.
+chatrecipe changes a few defaults for speed on CPUs (see the README's "Speed on a CPU" and benchmarks/bench_sft.py:
+LoRA dropout 0, no pad compute, the plain-logits LM head, activation checkpointing only on GPUs, glibc keeping
+freed memory); anything the recipe sets wins.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class TrainArgs:
     see train/cpu_allocator.py). Process-wide once set."""
     lm_head: str = "auto"
     """SFT and DPO: how per-token log-probabilities are computed. `fused` is TRL's chunked LM head (no full logits;
-    the right choice on a GPU), `logits` projects only the scored positions and uses plain cross-entropy (about 3x
-    cheaper on a CPU, see train/logits_head.py), `auto` picks `logits` on a CPU and `fused` elsewhere."""
+    the right choice on a GPU), `logits` projects only the scored positions and takes a plain log-softmax (about 4x
+    cheaper on this CPU, see train/logits_head.py), `auto` picks `logits` on a CPU and `fused` elsewhere."""
 
 
 @dataclass
