@@ -8,11 +8,10 @@ the performance settings differ. TRL's defaults: padded batches, its fused LM he
 LoRA dropout 0.05, bf16 autocast (TRL turns it on where the CPU has AVX512-BF16). chatrecipe's: padding-free
 batches attended one example at a time (`varlen_sdpa`), the plain-logits LM head over the scored positions only,
 no activation checkpointing on a CPU, glibc keeping freed memory (`keep_freed_memory`), LoRA dropout 0, the same
-bf16 autocast. Each run is a fresh process, and the
-pair is repeated `--rounds` times in turn, because this machine is noisy: printed are non-pad tokens/s per run, the
-ratio per round and their median, the final losses (goal: within 2%), and model FLOPs utilisation against this
-machine's measured matmul peak (6 FLOPs per parameter and token for full training, 4 for LoRA, whose frozen
-weights need no weight gradient).
+bf16 autocast. Each run is a fresh process, and the pair is repeated `--rounds` times in turn, because this machine
+is noisy: printed are non-pad tokens/s per run, the ratio per round and their median, the final losses (goal:
+within 2%), and model FLOPs utilisation against this machine's measured matmul peak (6 FLOPs per parameter and
+token for full training, 4 for LoRA, whose frozen weights need no weight gradient).
 """
 
 from __future__ import annotations

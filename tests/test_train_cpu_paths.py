@@ -19,7 +19,7 @@ from trl.trainer.utils import add_fused_lm_head
 from chatrecipe.recipe import RecipeError
 from chatrecipe.train import dpo, reward, sft
 from chatrecipe.train.logits_head import supports_logits_head, use_logits_head, wants_logits_head
-from chatrecipe.train.varlen_attention import is_right_padding_mask, use_varlen_attention
+from chatrecipe.train.varlen_attention import is_right_padding_mask, unpad_right_padded, use_varlen_attention
 from tests.train_fixtures import write_conversations, write_preferences
 
 ALL_OUTPUTS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
@@ -45,18 +45,32 @@ def packed_batch(lengths=(5, 9, 3), prompt=2):
             "use_cache": False}, labels  # as TRL sends it: with a cache, transformers skips the packed-sequence mask
 
 
+def right_padded_batch(lengths=(7, 4, 9), prompt=2):
+    """A batch as TRL's DPO collator builds it: right-padded, with an attention mask; labels -100 on prompt and pad."""
+    generator = torch.Generator().manual_seed(2)
+    input_ids = torch.randint(1, 97, (len(lengths), max(lengths)), generator=generator)
+    attention_mask = (torch.arange(max(lengths))[None] < torch.tensor(lengths)[:, None]).long()
+    input_ids = input_ids.masked_fill(attention_mask == 0, 0)
+    labels = input_ids.masked_fill(attention_mask == 0, -100)
+    labels[:, :prompt] = -100
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "use_cache": False}, labels
+
+
 def grads(model) -> dict:
     return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
 @pytest.mark.parametrize("autocast", [False, True])
-def test_logits_head_matches_trl_fused_head(autocast):
+@pytest.mark.parametrize("batch", ["packed", "right-padded"])
+def test_logits_head_matches_trl_fused_head(autocast, batch):
+    """Right-padded batches also check the unpadding: the backbone then runs on one packed row of real tokens."""
     fused = tiny_llama()
     plain = copy.deepcopy(fused)
+    use_varlen_attention(plain)
     add_fused_lm_head(fused, outputs=ALL_OUTPUTS)
     add_fused_lm_head(plain, outputs=ALL_OUTPUTS)
     assert use_logits_head(plain)
-    inputs, labels = packed_batch()
+    inputs, labels = packed_batch() if batch == "packed" else right_padded_batch()
     results = []
     for model in (fused, plain):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
@@ -143,6 +157,20 @@ def test_varlen_attention_drops_only_a_right_padding_mask():
     model = tiny_llama()
     model.set_attn_implementation("eager")
     assert not use_varlen_attention(model) and model.config._attn_implementation == "eager"
+
+
+def test_unpadding_packs_real_tokens_and_puts_them_back():
+    inputs, _ = right_padded_batch(lengths=(3, 5, 2))
+    packed, repad = unpad_right_padded(inputs)
+    assert packed["attention_mask"] is None and packed["input_ids"].shape == (1, 10)
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 0, 1, 2, 3, 4, 0, 1]]
+    assert packed["cu_seq_lens_q"].tolist() == [0, 3, 8, 10] and packed["max_length_q"] == 5
+    hidden = packed["input_ids"][..., None].float()
+    assert torch.equal(repad(hidden)[..., 0], inputs["input_ids"].float())  # padding comes back as zeros
+    left = {**inputs, "attention_mask": inputs["attention_mask"].flip(-1)}
+    assert unpad_right_padded(left) is None
+    assert unpad_right_padded({**inputs, "attention_mask": torch.ones_like(inputs["attention_mask"])}) is None
+    assert unpad_right_padded({**inputs, "position_ids": packed["position_ids"]}) is None
 
 
 def test_right_padding_mask_check():

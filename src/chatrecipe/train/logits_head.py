@@ -12,12 +12,18 @@ about 40% of an SFT step here (PERFORMANCE-NOTES; `benchmarks/bench_lm_head.py` 
 have a label, take the log-softmax there, and read the extras TRL logs (entropy, top-1, mean logit, log sum p^2)
 off the same logits without a gradient. TRL's loss code does not change: it still reads `outputs.log_probs` and
 forms the loss itself. `fused_lm_head=False` calls are passed on untouched, so generation is unchanged.
+
+A right-padded batch (DPO's pairs; about a fifth of the starter pairs' tokens are padding at batch 2) is first
+packed into one padding-free row (`varlen_attention.unpad_right_padded`), so the backbone runs on real tokens
+only, the way TRL's `padding_free` would if its DPO trainer had not switched it off.
 """
 
 from __future__ import annotations
 
 import functools
 import types
+
+from chatrecipe.train.varlen_attention import unpad_right_padded
 
 LM_HEAD_CHOICES = ("auto", "logits", "fused")
 
@@ -67,7 +73,12 @@ def use_logits_head(model, extras: tuple[str, ...] = ALL_EXTRAS) -> bool:
             return trl_forward(*args, labels=labels, shift_labels=shift_labels, num_items_in_batch=num_items_in_batch,
                                **kwargs)
         kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state
+        unpadded = unpad_right_padded(kwargs) if not args else None
+        if unpadded is None:
+            hidden = self.base_model(*args, **kwargs).last_hidden_state
+        else:  # DPO's right-padded pairs: the backbone runs on the real tokens only
+            packed, repad = unpadded
+            hidden = repad(self.base_model(**packed).last_hidden_state)
         if shift_labels is None:
             hidden, labels = hidden[:, :-1], labels[:, 1:]
         else:

@@ -79,3 +79,34 @@ def use_varlen_attention(model) -> bool:
         return False
     model.set_attn_implementation(register())
     return model.config._attn_implementation == NAME
+
+
+def unpad_right_padded(kwargs: dict):
+    """Turn a right-padded batch's model kwargs into one padding-free row, so no layer computes on padding.
+
+    Returns `(packed_kwargs, repad)`, where `repad(hidden)` puts the row's hidden states back at the padded
+    positions (zeros at the padding), or None when the batch is not a plain right-padded one: then the caller
+    runs it as it is. The packed row carries `position_ids` and `cu_seq_lens_*` like TRL's padding-free
+    collator's, so `varlen_sdpa` (or flash-attention) attends within each sequence.
+    """
+    import torch
+
+    input_ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
+    if (input_ids is None or mask is None or mask.dim() != 2 or kwargs.get("position_ids") is not None
+            or kwargs.get("inputs_embeds") is not None or bool(mask.all())):
+        return None
+    keep = mask.bool()
+    lengths = keep.sum(-1)
+    if not bool((keep == (torch.arange(keep.shape[1], device=keep.device) < lengths[:, None])).all()):
+        return None  # left padding or holes
+    cu_seq_lens = torch.cat([lengths.new_zeros(1), lengths.cumsum(0)]).to(torch.int32)
+    packed = {**kwargs, "input_ids": input_ids[keep][None], "attention_mask": None,
+              "position_ids": torch.cat([torch.arange(int(n), device=keep.device) for n in lengths])[None],
+              "cu_seq_lens_q": cu_seq_lens, "cu_seq_lens_k": cu_seq_lens,
+              "max_length_q": int(lengths.max()), "max_length_k": int(lengths.max())}
+
+    def repad(hidden):
+        out = hidden.new_zeros(*keep.shape, hidden.shape[-1])
+        return out.masked_scatter(keep[..., None], hidden[0])
+
+    return packed, repad
