@@ -49,8 +49,9 @@ def build_tokenizer():
     return fast
 
 
-def build_tiny_model(folder: Path, tokenizer, *, reward: bool = False, seed: int = 0) -> Path:
-    """Save a 2-layer Llama (hidden 32) with the tokenizer; `reward=True` saves the sequence-classification twin."""
+def build_tiny_model(folder: Path, tokenizer, *, reward: bool = False, num_labels: int = 1, seed: int = 0) -> Path:
+    """Save a 2-layer Llama (hidden 32) with the tokenizer; `reward=True` saves the sequence-classification twin
+    with `num_labels` outputs (a reward model has one; tests of refusal use more)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
 
@@ -62,7 +63,7 @@ def build_tiny_model(folder: Path, tokenizer, *, reward: bool = False, seed: int
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
     )
     if reward:
-        config.num_labels = 1
+        config.num_labels = num_labels
         model = LlamaForSequenceClassification(config)
     else:
         model = LlamaForCausalLM(config)

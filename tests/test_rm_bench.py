@@ -128,13 +128,7 @@ def test_dpo_without_reference_says_what_to_pass(policy_and_reference):
 
 
 def test_multi_output_head_and_causal_lm_are_refused(tmp_path, tiny_tokenizer, tiny_model_path):
-    from transformers import LlamaConfig, LlamaForSequenceClassification
-
-    config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, num_labels=3,
-                         pad_token_id=tiny_tokenizer.pad_token_id)
-    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "three")
-    tiny_tokenizer.save_pretrained(tmp_path / "three")
+    build_tiny_model(tmp_path / "three", tiny_tokenizer, reward=True, num_labels=3)
     with pytest.raises(RewardScoringError, match="head has 3 outputs"):
         build_scorer(str(tmp_path / "three"), output_dir=tmp_path)
     with pytest.raises(RewardScoringError, match="dpo:.*judge:"):

@@ -9,6 +9,7 @@ import pytest
 
 from chatrecipe.train import dpo, reward, sft
 from chatrecipe.train.outputs import TrainingInputError
+from tests.conftest import build_tiny_model
 from tests.train_fixtures import write_conversations, write_preferences
 
 FAST = {"max_steps": 3, "per_device_train_batch_size": 2, "logging_steps": 1, "save_steps": 3,
@@ -80,15 +81,9 @@ def test_rloo_with_the_trained_reward_model(tmp_path, sft_adapter, tiny_model_pa
 
 
 def test_reward_model_with_several_outputs_is_refused(tmp_path, tiny_tokenizer):
-    from transformers import LlamaConfig, LlamaForSequenceClassification
-
     from chatrecipe.train.rl import load_reward_model
 
-    config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, num_labels=3,
-                         pad_token_id=tiny_tokenizer.pad_token_id)
-    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "three")
-    tiny_tokenizer.save_pretrained(tmp_path / "three")
+    build_tiny_model(tmp_path / "three", tiny_tokenizer, reward=True, num_labels=3)
     with pytest.raises(TrainingInputError, match="one output, this head has 3"):
         load_reward_model(str(tmp_path / "three"))
 
