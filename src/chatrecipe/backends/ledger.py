@@ -24,7 +24,7 @@ class BudgetExceeded(RuntimeError):
 def load_prices() -> dict[str, tuple[float, float]]:
     import yaml
 
-    from chatrecipe.models import chatrecipe_home
+    from chatrecipe.data.resources import chatrecipe_home
 
     prices = dict(DEFAULT_PRICES)
     path = chatrecipe_home() / "prices.yaml"

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from chatrecipe.data.records import RecordFileError, iter_rows
+from chatrecipe.data.resources import chatrecipe_home
 from chatrecipe.data.resources import resource_path
 from chatrecipe.data.schema import CATEGORIES
 
@@ -88,11 +89,6 @@ def load_labelled(path: str | Path = TRAIN) -> tuple[list[str], list[str]]:
     if len(set(labels)) < 2:
         raise RecordFileError(f"{path}: needs labelled prompts of at least two categories")
     return prompts, labels
-
-
-def chatrecipe_home() -> Path:
-    """$CHATRECIPE_HOME (default ~/.cache/chatrecipe); `data` cannot ask chatrecipe.models, which sits above it."""
-    return Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
 
 
 class EmbeddingClassifier:

@@ -159,7 +159,8 @@ def classify(
 
     from rich.progress import Progress
 
-    from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, chatrecipe_home, classify_records
+    from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, classify_records
+    from chatrecipe.data.resources import chatrecipe_home
     from chatrecipe.data.classify import evaluate as run_evaluate
     from chatrecipe.data.records import RecordFileError, write_records
 
