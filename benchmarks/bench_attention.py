@@ -20,7 +20,7 @@ from transformers import LlamaConfig
 from transformers.masking_utils import create_causal_mask
 from transformers.models.llama.modeling_llama import LlamaAttention, LlamaRotaryEmbedding
 
-from chatrecipe.train.varlen_attention import register
+from chatrecipe.train.fast.varlen_attention import register
 
 
 def layer_time(implementation: str, x, position_ids, attention_mask, extra: dict, repeats: int):

@@ -16,7 +16,7 @@ import time
 import torch
 from trl.trainer.utils import add_fused_lm_head
 
-from chatrecipe.train.logits_head import SFT_EXTRAS, use_logits_head
+from chatrecipe.train.fast.logits_head import SFT_EXTRAS, use_logits_head
 
 
 class HeadOnly(torch.nn.Module):

@@ -128,8 +128,8 @@ def _contamination_report(run) -> list[dict] | None:
 def redteam_all(run, args, checkpoints: dict[str, str], generate) -> tuple[dict, dict]:
     """Red-team every checkpoint with the same prompts and labeler; answers are cached, so a rerun is free."""
     from chatrecipe.backends.base import GenerationParams
-    from chatrecipe.evaluate.redteam import run_redteam
-    from chatrecipe.evaluate.redteam_section import redteam_section
+    from chatrecipe.evaluate.redteam.run import run_redteam
+    from chatrecipe.evaluate.redteam.section import redteam_section
 
     out_dir = run.stage_dir("eval")
     wanted = generate.checkpoints or list(checkpoints)

@@ -349,8 +349,8 @@ def redteam(
     import json
 
     from chatrecipe.backends.base import GenerationParams
-    from chatrecipe.evaluate.redteam import RedteamError, run_redteam
-    from chatrecipe.evaluate.redteam_prompts import RedteamPromptError
+    from chatrecipe.evaluate.redteam.run import RedteamError, run_redteam
+    from chatrecipe.evaluate.redteam.prompts import RedteamPromptError
 
     models = dict(m.split("=", 1) if "=" in m else (Path(m).name or m, m) for m in model)
     try:

@@ -47,11 +47,11 @@ class TrainArgs:
     """Hold out this share of the training file for evaluation during training (RM accuracy is measured on it)."""
     keep_freed_memory: bool = True
     """On a CPU, have glibc keep freed blocks for the next step instead of page-faulting them back in (about 1.1x;
-    see train/cpu_allocator.py). Process-wide once set."""
+    see train/fast/cpu_allocator.py). Process-wide once set."""
     lm_head: str = "auto"
     """SFT and DPO: how per-token log-probabilities are computed. `fused` is TRL's chunked LM head (no full logits;
     the right choice on a GPU), `logits` projects only the scored positions and takes a plain log-softmax (about 4x
-    cheaper on this CPU, see train/logits_head.py), `auto` picks `logits` on a CPU and `fused` elsewhere."""
+    cheaper on this CPU, see train/fast/logits_head.py), `auto` picks `logits` on a CPU and `fused` elsewhere."""
 
 
 @dataclass
@@ -106,7 +106,7 @@ def start_stage(config, args: TrainArgs) -> None:
     fresh weights (a reward model's head, LoRA's A matrices) start the same for the same recipe seed."""
     from transformers import set_seed
 
-    from chatrecipe.train.cpu_allocator import keep_freed_memory
+    from chatrecipe.train.fast.cpu_allocator import keep_freed_memory
 
     check_method(args)
     keep_freed_memory(args.keep_freed_memory and config.use_cpu)

@@ -32,10 +32,10 @@ def load_for_training(ref: str, method: str, *, model_config=None, model_class=N
     """The starting model: any chatrecipe reference (a LoRA folder from an earlier stage is merged first).
 
     `model_config` is the section's TRL `ModelConfig`; its `dtype` and `attn_implementation` apply when set.
-    Without an attention named there, the model attends with `varlen_sdpa` (train/varlen_attention.py).
+    Without an attention named there, the model attends with `varlen_sdpa` (train/fast/varlen_attention.py).
     """
     from chatrecipe.models import load_model
-    from chatrecipe.train.varlen_attention import use_varlen_attention
+    from chatrecipe.train.fast.varlen_attention import use_varlen_attention
 
     dtype = getattr(model_config, "dtype", None)
     if getattr(model_config, "attn_implementation", None):

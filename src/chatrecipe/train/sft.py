@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chatrecipe.recipe import parse_section
 from chatrecipe.train.args import config_classes, start_stage, with_defaults
-from chatrecipe.train.logits_head import SFT_EXTRAS, install_lm_head
+from chatrecipe.train.fast.logits_head import SFT_EXTRAS, install_lm_head
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       reject_too_long, resume_point, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config

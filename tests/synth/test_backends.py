@@ -14,7 +14,7 @@ from chatrecipe.data.records import read_jsonl
 from chatrecipe.synth.requests import SynthStopped
 from chatrecipe.synth.stage import run_stage
 from tests.servers import fault_injecting_app, running
-from tests.test_synth_logic import Script
+from tests.synth.test_logic import Script
 
 SECTION = {"generator": "openai:gen", "language": None,
            "self_instruct": {"tasks_per_round": 10, "tasks_per_request": 5},

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import types
 
-from chatrecipe.train.varlen_attention import unpad_right_padded
+from chatrecipe.train.fast.varlen_attention import unpad_right_padded
 
 LM_HEAD_CHOICES = ("auto", "logits", "fused")
 

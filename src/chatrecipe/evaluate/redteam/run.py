@@ -24,11 +24,11 @@ from pathlib import Path
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.data.records import write_records, write_rejected
 from chatrecipe.evaluate.generate import generate_answers
-from chatrecipe.evaluate.redteam_attack import new_attacks
-from chatrecipe.evaluate.redteam_label import (DEFAULT_TEMPLATE, JUDGE_PARAMS, LABELERS, label_keywords,
+from chatrecipe.evaluate.redteam.attack import new_attacks
+from chatrecipe.evaluate.redteam.label import (DEFAULT_TEMPLATE, JUDGE_PARAMS, LABELERS, label_keywords,
                                                label_with_judge)
-from chatrecipe.evaluate.redteam_prompts import DEFAULT_SET, describe_rejected, load_prompts, prompt_file
-from chatrecipe.evaluate.redteam_rates import redteam_rates
+from chatrecipe.evaluate.redteam.prompts import DEFAULT_SET, describe_rejected, load_prompts, prompt_file
+from chatrecipe.evaluate.redteam.rates import redteam_rates
 
 
 class RedteamError(ValueError):

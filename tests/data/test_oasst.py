@@ -1,5 +1,5 @@
 """OpenAssistant message trees: detection, the best-ranked thread per tree, all ranked pairs with rank-difference
-margins, and a reason for every message that ends up in no record. Fixture: tests/fixtures/oasst1-sample.jsonl,
+margins, and a reason for every message that ends up in no record. Fixture: tests/data/fixtures/oasst1-sample.jsonl,
 written for the project in the oasst1 export's row format (13 messages, 3 trees, a deleted and an orphan row)."""
 
 from __future__ import annotations

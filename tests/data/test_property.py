@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from chatrecipe.data.convert import convert
 from chatrecipe.data.formats import BY_NAME, FORMATS
 from chatrecipe.data.records import RecordFileError, read_jsonl
-from tests.test_data_convert import FIXTURES
-from tests.test_data_oasst import FIXTURE as OASST_FIXTURE
+from tests.data.test_convert import FIXTURES
+from tests.data.test_oasst import FIXTURE as OASST_FIXTURE
 
 ROW_FORMATS = sorted(FIXTURES)
 # valid-looking rows that must not become records: each has to come back as a rejection with its reason

@@ -1,7 +1,7 @@
 """The CPU fast paths of training compute exactly what TRL's and transformers' own paths compute.
 
-`lm_head: logits` (train/logits_head.py) must give TRL's loss code the same per-token log-probabilities, metrics and
-gradients as TRL's fused head; `varlen_sdpa` (train/varlen_attention.py) must give the same activations and
+`lm_head: logits` (train/fast/logits_head.py) must give TRL's loss code the same per-token log-probabilities, metrics and
+gradients as TRL's fused head; `varlen_sdpa` (train/fast/varlen_attention.py) must give the same activations and
 gradients as SDPA over the block-diagonal or padding mask at every real token, and change nothing for left-padded
 batches or generation.
 """
@@ -18,8 +18,8 @@ from trl.trainer.utils import add_fused_lm_head
 
 from chatrecipe.recipe import RecipeError
 from chatrecipe.train import dpo, reward, sft
-from chatrecipe.train.logits_head import supports_logits_head, use_logits_head, wants_logits_head
-from chatrecipe.train.varlen_attention import is_right_padding_mask, unpad_right_padded, use_varlen_attention
+from chatrecipe.train.fast.logits_head import supports_logits_head, use_logits_head, wants_logits_head
+from chatrecipe.train.fast.varlen_attention import is_right_padding_mask, unpad_right_padded, use_varlen_attention
 from tests.train_fixtures import write_conversations, write_preferences
 
 ALL_OUTPUTS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
@@ -238,7 +238,7 @@ def test_preference_training_on_fast_paths_matches_trl_paths(tmp_path, tiny_mode
 def test_keep_freed_memory_tunes_glibc_only_when_asked():
     import platform
 
-    from chatrecipe.train.cpu_allocator import keep_freed_memory
+    from chatrecipe.train.fast.cpu_allocator import keep_freed_memory
 
     assert keep_freed_memory(False) is False
     assert keep_freed_memory(True) is (platform.libc_ver()[0] == "glibc")

@@ -14,12 +14,12 @@ from chatrecipe.backends.base import ScriptedBackend
 from chatrecipe.cli import app
 from chatrecipe.data.records import read_jsonl
 from chatrecipe.data.resources import resource_path
-from chatrecipe.evaluate.redteam import RedteamError, run_redteam, select_prompts
-from chatrecipe.evaluate.redteam_attack import parse_attacks
-from chatrecipe.evaluate.redteam_label import keyword_label
-from chatrecipe.evaluate.redteam_prompts import (CATEGORIES, WRAPPERS, RedteamPromptError, describe_rejected,
+from chatrecipe.evaluate.redteam.run import RedteamError, run_redteam, select_prompts
+from chatrecipe.evaluate.redteam.attack import parse_attacks
+from chatrecipe.evaluate.redteam.label import keyword_label
+from chatrecipe.evaluate.redteam.prompts import (CATEGORIES, WRAPPERS, RedteamPromptError, describe_rejected,
                                                  load_prompts)
-from chatrecipe.evaluate.redteam_section import redteam_section
+from chatrecipe.evaluate.redteam.section import redteam_section
 from chatrecipe.judge.prompts import load_prompt
 from chatrecipe.judge.verdicts import parse_safety
 

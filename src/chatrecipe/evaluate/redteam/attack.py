@@ -12,7 +12,7 @@ import re
 import time
 
 from chatrecipe.backends.base import Backend, GenerationParams
-from chatrecipe.evaluate.redteam_prompts import ATTACKER_WRAPPER
+from chatrecipe.evaluate.redteam.prompts import ATTACKER_WRAPPER
 from chatrecipe.judge.prompts import load_prompt
 
 DEFAULT_TEMPLATE = "redteam-attacker"
