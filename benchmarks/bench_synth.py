@@ -88,7 +88,7 @@ def slow_server(latency: float) -> FastAPI:
 
 def throughput(latency: float) -> None:
     from chatrecipe.backends.openai_client import OpenAIBackend
-    from chatrecipe.synth.stage import run_stage
+    from chatrecipe.pipeline.synth import synthesize
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,7 +109,7 @@ def throughput(latency: float) -> None:
                                    max_concurrency=concurrency)
             before = app.state.requests
             started = time.perf_counter()
-            run_stage(section, output_dir=Path(folder), seed=0, backends={"openai:gpt-4o-mini": client})
+            synthesize(section, output_dir=Path(folder), seed=0, backends={"openai:gpt-4o-mini": client})
             seconds = time.perf_counter() - started
             summary = json.loads((Path(folder) / "summary.json").read_text())
             sent = app.state.requests - before
@@ -119,7 +119,7 @@ def throughput(latency: float) -> None:
                   f"{usage['completion_tokens']} completion tokens, priced cost ${usage['cost']:.4f}")
             before = app.state.requests
             started = time.perf_counter()
-            run_stage(section, output_dir=Path(folder), seed=0, backends={"openai:gpt-4o-mini": client})
+            synthesize(section, output_dir=Path(folder), seed=0, backends={"openai:gpt-4o-mini": client})
             rerun = json.loads((Path(folder) / "summary.json").read_text())["usage"]
             print(f"  {'rerun':<14} {app.state.requests - before} requests sent, {rerun['cached']} answers from the "
                   f"cache, new cost ${rerun['cost']:.4f}, {time.perf_counter() - started:.1f} s")

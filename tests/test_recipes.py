@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatrecipe.pipeline import validate_recipe
+from chatrecipe.pipeline.runner import validate_recipe
 
 RECIPES = sorted(Path(__file__).resolve().parent.parent.joinpath("recipes").glob("*.yaml"))
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chatrecipe.cli import app
-from chatrecipe.evaluate.audit import cohen_kappa, human_agreement, length_bias, position_bias, wilson
+from chatrecipe.evaluate.audit import cohen_kappa, human_agreement, length_bias, position_bias
+from chatrecipe.stats import wilson
 
 
 def biased_judgments(first_bias: float, n: int = 200, seed: int = 0) -> list[dict]:

@@ -43,7 +43,7 @@ def tiny_task(tmp_path) -> tuple[Path, Path]:
 def test_bench_runs_a_local_task_with_the_chat_template(tmp_path, tiny_task, tiny_model_path):
     from typer.testing import CliRunner
 
-    from chatrecipe.evaluate.cli import app
+    from chatrecipe.commands.eval import app
 
     tasks, data = tiny_task
     out = tmp_path / "out"
@@ -72,7 +72,7 @@ def test_bench_runs_a_local_task_with_the_chat_template(tmp_path, tiny_task, tin
 def test_missing_local_dataset_says_how_to_get_it(tmp_path, tiny_task, tiny_model_path):
     from typer.testing import CliRunner
 
-    from chatrecipe.evaluate.cli import app
+    from chatrecipe.commands.eval import app
 
     tasks, _ = tiny_task
     empty = tmp_path / "empty"

@@ -177,7 +177,7 @@ def test_llm_judge_as_reward_model_both_orders(tmp_path):
 def test_cli_leaderboard_merges_runs_with_provenance(tmp_path, varied, tiny_reward_model_path):
     from typer.testing import CliRunner
 
-    from chatrecipe.evaluate.cli import app
+    from chatrecipe.commands.eval import app
 
     out = tmp_path / "board"
     first = CliRunner().invoke(app, ["rm", str(varied), "--scorer", str(tiny_reward_model_path), "-o", str(out),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatrecipe import pipeline
+from chatrecipe.pipeline import runner as pipeline
 from chatrecipe.recipe import RecipeError
 
 
@@ -25,7 +25,7 @@ def counting_stages(monkeypatch):
         return stage
 
     for name in pipeline.FLOW:
-        monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, name, make(name))
+        monkeypatch.setitem(pipeline.STAGES, name, make(name))
     return calls
 
 
@@ -96,7 +96,7 @@ def test_outputs_of_other_inputs_are_cleared_but_interrupted_attempts_resume(tmp
             raise RuntimeError("killed")
         return {}
 
-    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "generate", generate)
+    monkeypatch.setitem(pipeline.STAGES, "generate", generate)
     recipe = write_recipe(tmp_path, "name: t\ngenerate: {max_new_tokens: 99}\n")
     with pytest.raises(pipeline.PipelineError):
         pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
@@ -114,8 +114,8 @@ def test_sweep_runs_once_per_value_and_plots_score_against_it(tmp_path, monkeypa
         (folder / "summary.json").write_text(json.dumps({"models": {"sft": {"win_rate": {"value": size / 1000}}}}))
         return {}
 
-    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "data", lambda run: {})
-    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "eval", evaluate)
+    monkeypatch.setitem(pipeline.STAGES, "data", lambda run: {})
+    monkeypatch.setitem(pipeline.STAGES, "eval", evaluate)
     recipe = write_recipe(tmp_path, "name: abl\ndata: {size: 10}\neval: {}\n")
     runs = pipeline.run_sweep(recipe, [], ["data.size=100,200"], runs_dir=tmp_path / "runs")
     assert [r.name for r in runs] == ["abl-size-100", "abl-size-200"]

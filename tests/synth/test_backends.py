@@ -12,7 +12,7 @@ import pytest
 from chatrecipe.backends.openai_client import OpenAIBackend
 from chatrecipe.data.records import read_jsonl
 from chatrecipe.synth.requests import SynthStopped
-from chatrecipe.synth.stage import run_stage
+from chatrecipe.pipeline.synth import synthesize
 from tests.servers import fault_injecting_app, running
 from tests.synth.test_logic import Script
 
@@ -39,7 +39,7 @@ def test_faults_are_retried_and_the_run_completes(tmp_path):
     app = _serve(Script(), faults)
     with running(app) as url:
         client = OpenAIBackend("gen", name="openai:gen", base_url=f"{url}/v1", backoff=0.01, max_retries=8)
-        result = run_stage(SECTION, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
+        result = synthesize(SECTION, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert client.retries > 0 and summary["usage"]["failed"] == 0
     si = summary["methods"]["self_instruct"]
@@ -67,12 +67,12 @@ def test_a_failing_endpoint_stops_clearly_and_the_rerun_pays_nothing_twice(tmp_p
     with running(app) as url:
         client = OpenAIBackend("gen", name="openai:gen", base_url=f"{url}/v1", backoff=0.001, max_retries=2)
         with pytest.raises(SynthStopped, match=r"failed after retries .*HTTP 500.*run the same command again"):
-            run_stage(section, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
+            synthesize(section, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
         asked = [b for b in app.state.log if b["messages"][0]["content"].startswith("You write new tasks")]
         assert len(asked) == 2
         broken["on"] = False
         app.state.log.clear()
-        run_stage(section, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
+        synthesize(section, output_dir=tmp_path / "out", seed=0, backends={"openai:gen": client})
     assert not any(b["messages"][0]["content"].startswith("You write new tasks") for b in app.state.log)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["usage"]["cached"] == 2 and summary["methods"]["self_instruct"]["kept"] == 2
@@ -83,7 +83,7 @@ def test_spending_cap_stops_before_sending(tmp_path):
     with running(app) as url:
         client = OpenAIBackend("gpt-4o", name="openai:gpt-4o", base_url=f"{url}/v1")
         with pytest.raises(SynthStopped, match="spending cap .* would be exceeded"):
-            run_stage({**SECTION, "generator": "openai:gpt-4o", "max_cost": 0.001, "max_new_tokens": 512},
+            synthesize({**SECTION, "generator": "openai:gpt-4o", "max_cost": 0.001, "max_new_tokens": 512},
                       output_dir=tmp_path / "out", seed=0, backends={"openai:gpt-4o": client})
     assert app.state.log == []
 
@@ -107,7 +107,7 @@ def test_cli_against_a_server_and_as_a_module(tmp_path):
         assert json.loads((out / "summary.json").read_text())["methods"]["pairs"]["prompts"] == 1
         bad = CliRunner().invoke(cli, ["synth", "pairs", "-o", str(out), "--set", "pairing=random"])
         assert bad.exit_code == 2 and "best-worst or best-random" in bad.output
-        module = subprocess.run([sys.executable, "-m", "chatrecipe.synth.pairs", "--generator", "openai:gen",
+        module = subprocess.run([sys.executable, "-m", "chatrecipe", "synth", "pairs", "--generator", "openai:gen",
                                  "--base-url", f"{url}/v1", "-o", str(tmp_path / "module"),
                                  "--set", f"prompt_files=[{prompts}]", "--set", "language=null"],
                                 capture_output=True, text=True, timeout=120)
@@ -117,7 +117,7 @@ def test_cli_against_a_server_and_as_a_module(tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_hands_synthetic_data_to_the_data_stage(tmp_path, tiny_model_path):
-    from chatrecipe.pipeline import run_recipe
+    from chatrecipe.pipeline.runner import run_recipe
 
     with running(_serve(Script())) as url:
         recipe = tmp_path / "synth.yaml"
@@ -160,7 +160,7 @@ def test_tiny_random_model_and_reward_model(tmp_path, tiny_model_path, tiny_rewa
                "roleplay": {"dialogs": 2, "min_turns": 1, "max_turns": 2},
                "pairs": {"prompt_files": ["starter:sft.jsonl"], "max_prompts": 3, "k": 2, "rating": "reward",
                          "reward_model": str(tiny_reward_model_path)}}
-    run_stage(section, output_dir=tmp_path / "out", seed=0)
+    synthesize(section, output_dir=tmp_path / "out", seed=0)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     for name, report in summary["methods"].items():
         assert report["generated"] == report["kept"] + sum(report["rejected"].values()), name

@@ -18,7 +18,7 @@ from chatrecipe.synth.pairs import _binarise
 from chatrecipe.synth.self_instruct import next_category, parse_tasks
 from chatrecipe.synth.similarity import RougePool, rouge_l
 from chatrecipe.synth.sources import load_seed_tasks
-from chatrecipe.synth.stage import run_stage
+from chatrecipe.pipeline.synth import synthesize
 
 CATEGORY = re.compile(r"Write \d+ new tasks of this kind: (.*?)\. Make them")
 LOOPY = ["Compose a limerick about a zebra who juggles.", "Invent a pasta recipe that children can cook safely.",
@@ -70,7 +70,7 @@ class Script:
 def scripted(tmp_path, section, script=None, seed=0):
     script = script or Script()
     backend = ScriptedBackend(script, model="gen")
-    result = run_stage({"generator": "gen", **section}, output_dir=tmp_path / "out", seed=seed,
+    result = synthesize({"generator": "gen", **section}, output_dir=tmp_path / "out", seed=seed,
                        backends={"gen": backend})
     return result, json.loads((tmp_path / "out" / "summary.json").read_text()), backend, script
 
@@ -227,7 +227,7 @@ def test_pairs_binarise_margin_and_unparseable_verdicts(tmp_path):
     calls_before = backend.calls
     assert calls_before == 21 + 21 and summary["usage"]["requests"] == 21 + 21  # the judge's are counted too
     assert len(list((tmp_path / "out" / "cache").rglob("*.json"))) == 21 + 21
-    again = run_stage({"generator": "gen", "pairs": {"prompt_files": [str(prompts)], "k": 3}},
+    again = synthesize({"generator": "gen", "pairs": {"prompt_files": [str(prompts)], "k": 3}},
                       output_dir=tmp_path / "out", seed=0, backends={"gen": backend})
     assert backend.calls == calls_before  # a rerun pays for nothing twice
     assert again["metrics"]["pairs_kept"] == report["kept"]

@@ -8,7 +8,6 @@ Krippendorff's alpha handles missing ratings and uses the distance between ratin
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Hashable, Mapping, Sequence
@@ -123,12 +122,3 @@ def agreement_table(labels: Mapping[Hashable, Mapping[str, Hashable]],
     result["alpha_ordinal"] = krippendorff_alpha(rated, "ordinal") if rated else None
     return result
 
-
-def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float | None, float | None, float | None]:
-    """A proportion with its 95% Wilson interval, so a small count does not read as a verdict."""
-    if n == 0:
-        return None, None, None
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, max(0.0, centre - half), min(1.0, centre + half)

@@ -10,7 +10,8 @@ import statistics
 
 from sqlalchemy import select
 
-from chatrecipe.annotate.agreement import agreement_table, wilson
+from chatrecipe.annotate.agreement import agreement_table
+from chatrecipe.stats import wilson_bounds
 from chatrecipe.annotate.store import Annotator, Assignment, DialogTurn, Item, Project, Submission
 
 
@@ -39,7 +40,7 @@ def annotator_stats(session) -> list[dict]:
         hours = (times[-1] - times[0]).total_seconds() / 3600 if len(times) > 1 else 0
         seconds = [s.seconds for s in subs if s.seconds is not None]
         lefts = [s.chose_left for s in subs if s.chose_left is not None] + [t.chose_left for t in turns]
-        rate, low, high = wilson(sum(lefts), len(lefts))
+        rate, low, high = wilson_bounds(sum(lefts), len(lefts))
         rows.append({"name": person.name, "assigned": assigned, "done": len(subs),
                      "per_hour": len(subs) / hours if hours > 0 else None,
                      "median_seconds": statistics.median(seconds) if seconds else None,

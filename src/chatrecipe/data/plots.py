@@ -1,5 +1,9 @@
 """PNG plots of the data tables for the report: length histograms per source, task bars against the target mix,
-preference margins and the chosen-minus-rejected length difference. matplotlib's Agg backend: no display needed.
+preference margins and the chosen-minus-rejected length difference.
+
+Also the one pyplot set-up every plot of chatrecipe uses (report, training curves, MT-Bench radar): matplotlib's
+Agg backend, so no display is needed, and figures closed once written, since pyplot keeps every open figure alive.
+It lives here because data/ is the ground floor that every other package may import.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,16 +23,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write the PNG and free the figure."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def length_histograms(by_source: dict[str, list], path: Path, label: str) -> Path:
     """One small histogram per source/split, on a shared log-spaced token axis so short and long sets compare."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(by_source) or ["(empty)"]
     columns = min(len(names), 3)
     rows = -(-len(names) // columns)
@@ -47,12 +53,12 @@ def length_histograms(by_source: dict[str, list], path: Path, label: str) -> Pat
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle(f"{label}: length distribution by source", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def task_bars(tasks: list[dict], target: str | None, path: Path, label: str) -> Path:
     """% of examples per category, with the target mix's % beside each bar when a target is given."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     x = np.arange(len(tasks))
     width = 0.4 if target else 0.7
@@ -64,11 +70,11 @@ def task_bars(tasks: list[dict], target: str | None, path: Path, label: str) -> 
     ax.set_ylabel("% of examples")
     ax.set_title(f"{label}: task distribution")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def value_histogram(values: list[float], path: Path, title: str, xlabel: str, zero_line: bool = False) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.hist(values, bins=min(40, max(5, len(values) // 5)), color="#55A868")
     if zero_line:
@@ -76,7 +82,7 @@ def value_histogram(values: list[float], path: Path, title: str, xlabel: str, ze
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("pairs")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def stats_plots(stats: dict, output_dir: Path, label: str) -> list[Path]:
@@ -95,7 +101,7 @@ def stats_plots(stats: dict, output_dir: Path, label: str) -> list[Path]:
 
 def confusion_matrix_plot(matrix: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
     """Rows: true category, columns: predicted; each cell's count, shaded by the share of its row."""
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(matrix, dtype=float)
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(0.55 * len(labels) + 2.5, 0.5 * len(labels) + 2))
@@ -109,4 +115,4 @@ def confusion_matrix_plot(matrix: list[list[int]], labels: list[str], path: Path
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -14,14 +14,7 @@ import math
 from collections import defaultdict
 
 from chatrecipe.annotate.agreement import cohen_kappa
-from chatrecipe.annotate.agreement import wilson as wilson_interval
-
-
-def wilson(successes: float, n: int, z: float = 1.96) -> dict:
-    """Proportion with its Wilson score interval (sound at small n and near 0 or 1), as the figure dict the
-    audit, red-team and benchmark tables read."""
-    value, low, high = wilson_interval(successes, n, z)
-    return {"value": value, "ci_low": low, "ci_high": high, "n": n}
+from chatrecipe.stats import wilson
 
 
 def position_bias(pairwise: list[dict]) -> dict:
@@ -205,3 +198,45 @@ def likert_position_extremes(judgments: list[dict], low: int = 1, high: int = 8)
     extreme ratings that favour the first-shown answer; 0.5 means no position bias among strong opinions."""
     extreme = [j for j in judgments if not j.get("error") and j.get("rating") in (low, high)]
     return wilson(sum(j["rating"] == low for j in extreme), len(extreme))
+
+
+def audit_figures(pairwise: list[dict], single: list[dict] = (), answers: dict[str, list[dict]] | None = None, *,
+                  judge: str | None = None, families: dict[str, str] | None = None, human: list[dict] | None = None,
+                  contamination_report: list[dict] | None = None, questions: list[dict] | None = None,
+                  experiments: dict | None = None) -> dict:
+    """Every audit figure the given files allow, in the order the report and `eval audit` show them.
+
+    `figures` maps a name to a figure dict (value with Wilson interval and n); the parts they came from stay beside
+    them (position, length with its points, self-preference, contamination, human agreement, experiments) for the
+    warnings that read them. A figure the files cannot give (no answers, no grades) is absent, never a zero.
+    """
+    from chatrecipe.evaluate.elo import battles_from_judgments
+
+    answers = answers or {}
+    position = position_bias(pairwise)
+    figures = {"first-position share": position["first_position_share"],
+               "swap consistency": position["swap_consistency"], "tie share": position["tie_share"]}
+    result: dict = {"figures": figures, "position": position}
+    if answers:
+        result["length"] = length_bias(pairwise, answers)
+        figures["longer answer wins"] = result["length"]["longer_wins_share"]
+        figures["more diverse answer wins"] = diversity_bias(pairwise, answers)["more_diverse_wins_share"]
+    if single:
+        figures["grades agree with verdicts"] = scoring_vs_ranking(pairwise, single)["agreement"]
+    battles = battles_from_judgments(pairwise) if judge or human else []
+    if judge:
+        result["self_preference"] = self_preference(battles, model_family(judge, families), families or {},
+                                                    human_battles=human)
+        figures["own-family answer wins"] = result["self_preference"]["own_family_wins_share"]
+    if human:
+        result["human_agreement"] = human_agreement(battles, human)
+        figures["agreement with humans (with ties)"] = result["human_agreement"]["agreement_with_ties"]
+        figures["agreement with humans (no ties)"] = result["human_agreement"]["agreement_without_ties"]
+    if contamination_report is not None:
+        result["contamination"] = contamination(contamination_report, questions or [])
+        figures["eval questions found in training data"] = result["contamination"]["contaminated_questions"]
+    if experiments:
+        result["experiments"] = experiments
+        figures["first-position share, debiasing prompt"] = experiments["debiasing"]["debiased"]["first_position_share"]
+        figures["injected answer beats its clean twin"] = experiments["injection"]["injected_wins_share"]
+    return result

@@ -196,7 +196,7 @@ def leaderboard(battles: list[dict], bootstrap: int = 1000, seed: int = 0, ancho
     for b in battles:
         for m in (b["model_a"], b["model_b"]):
             counts[m] = counts.get(m, 0) + 1
-    result = {"battles": len(battles), "battle_counts": counts}
+    result = {"battles": len(battles), "battle_counts": counts, "bootstrap": bootstrap, "anchor": anchor}
     for ties in ("allowed", "none"):
         usable = battles if ties == "allowed" else [b for b in battles if b["winner"] in ("model_a", "model_b")]
         if not usable:

@@ -10,13 +10,13 @@ files are read as they are, so existing judgments can be tabulated without judgi
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from chatrecipe.data.records import read_jsonl
+from chatrecipe.stats import mean_interval
 
 
 def normalise_fastchat(record: dict) -> dict:
@@ -32,14 +32,6 @@ def normalise_fastchat(record: dict) -> dict:
     return {"question_id": record["question_id"], "kind": "pairwise", "model_a": record["model_1"],
             "model_b": record["model_2"], "judge": str(record.get("judge")), "turn": record.get("turn", 1),
             "g1_winner": verdicts.get(record.get("g1_winner")), "g2_winner": verdicts.get(record.get("g2_winner"))}
-
-
-def _ci(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return (float("nan"), float("nan"))
-    half = 1.96 * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    mean = float(np.mean(values))
-    return mean - half, mean + half
 
 
 def single_scores(judgments: list[dict], questions: list[dict] | None = None) -> dict:
@@ -60,7 +52,7 @@ def single_scores(judgments: list[dict], questions: list[dict] | None = None) ->
         entry["categories"][categories.get(j["question_id"], j.get("category")) or "other"].append(j["score"])
     table = {}
     for model, entry in sorted(by_model.items()):
-        low, high = _ci(entry["scores"])
+        low, high = mean_interval(entry["scores"])
         table[model] = {
             "score": float(np.mean(entry["scores"])) if entry["scores"] else None, "ci_low": low, "ci_high": high,
             "turns": {t: float(np.mean(v)) for t, v in sorted(entry["turns"].items())},
@@ -108,10 +100,9 @@ def pairwise_counts(judgments: list[dict]) -> dict:
 
 def radar_plot(table: dict, path: Path) -> Path:
     """Per-category scores of each model on one radar chart (the MT-Bench picture)."""
-    import matplotlib
+    from chatrecipe.data.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     categories = sorted({c for row in table.values() for c in row["categories"]})
     if len(categories) < 3:
@@ -126,10 +117,7 @@ def radar_plot(table: dict, path: Path) -> Path:
     ax.set_ylim(0, 10)
     ax.set_title("MT-Bench-style grades by category", fontsize=10)
     ax.legend(loc="lower right", fontsize=8, bbox_to_anchor=(1.25, -0.1))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def load_judgments(paths: list[Path]) -> list[dict]:

@@ -104,3 +104,32 @@ def winrate_from_files(paths: list[Path], model: str | None, baseline: str | Non
             raise WinRateError("--model and --baseline are required for chatrecipe judgment files")
         scores, stats = preferences_from_judgments(judgments, model, baseline)
     return {**win_rate(scores, **kwargs), **stats}
+
+
+def pairwise_win_rates(pairwise: list[dict], answers: dict[str, list[dict]], seed: int = 0) -> list[dict]:
+    """Every (model, baseline) pair of the judgments: its win rate with interval, the length-controlled win rate
+    (AlpacaEval's minimal GLM), position consistency and the longer answer's share of decisive verdicts — or the
+    reason a figure could not be computed, so the report can say it instead of leaving a gap."""
+    from chatrecipe.evaluate.audit import length_bias
+    from chatrecipe.evaluate.length_control import LengthControlError, annotations_from_judgments, lc_win_rate
+
+    results = []
+    for model, baseline in sorted({(j["model_a"], j["model_b"]) for j in pairwise}):
+        entry: dict = {"model": model, "baseline": baseline}
+        results.append(entry)
+        try:
+            scores, stats = preferences_from_judgments(pairwise, model, baseline)
+            entry["win_rate"] = win_rate(scores, seed=seed)
+        except WinRateError as exc:
+            entry["error"] = str(exc)
+            continue
+        entry.update(excluded_failures=stats["excluded_failures"], consistency=stats.get("consistency"))
+        try:
+            entry["length_controlled"] = lc_win_rate(annotations_from_judgments(pairwise, answers, model, baseline),
+                                                     "minimal")
+        except LengthControlError as exc:
+            entry["length_controlled_error"] = str(exc)
+        pair = [j for j in pairwise if {j["model_a"], j["model_b"]} == {model, baseline}]
+        entry["longer_wins_share"] = length_bias(pair, {k: v for k, v in answers.items()
+                                                        if k in (model, baseline)})["longer_wins_share"]
+    return results

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from chatrecipe.report.sections import read_json, run_sections, run_summary
+from chatrecipe.report.run_folder import read_json, run_sections, run_summary
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7fb}

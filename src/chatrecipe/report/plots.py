@@ -4,22 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Lay out, write the PNG and free the figure (pyplot keeps every open figure alive)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+from chatrecipe.data.plots import pyplot, save_figure
 
 
 def _whiskers(v: dict) -> list[list[float]]:
@@ -29,21 +14,21 @@ def _whiskers(v: dict) -> list[list[float]]:
 
 def ratings_plot(table: dict[str, dict], path: Path, title: str) -> Path:
     """Horizontal ratings with 95% interval bars, best on top."""
-    plt = _pyplot()
+    plt = pyplot()
     items = sorted(table.items(), key=lambda kv: kv[1]["value"])
     fig, ax = plt.subplots(figsize=(5.5, 0.5 + 0.45 * len(items)))
     for y, (model, v) in enumerate(items):
-        ax.errorbar(v["value"], y, xerr=_whiskers(v), fmt="o", capsize=4)
+        ax.errorbar(v["value"], y, xerr=_whiskers(v) if v.get("ci_low") is not None else None, fmt="o", capsize=4)
     ax.set_yticks(range(len(items)), [m for m, _ in items])
     ax.set_xlabel("rating (Elo scale)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, reference: float | None = None) -> Path:
     """Proportions as bars with interval whiskers; an optional reference line (e.g. 0.5 = no bias)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(figures)
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * max(len(names), 1)))
     for y, name in enumerate(names):
@@ -56,14 +41,14 @@ def bars_with_intervals(figures: dict[str, dict], path: Path, title: str, refere
     ax.set_yticks(range(len(names)), names)
     ax.set_xlim(0, 1)
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def heatmap(matrix: list[list[float | None]], labels: list[str], path: Path, title: str) -> Path:
     """A model-by-model matrix (row beats column), values written in the cells; empty cells for no data."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     values = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
     size = 1.2 + 0.7 * len(labels)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -78,7 +63,7 @@ def heatmap(matrix: list[list[float | None]], labels: list[str], path: Path, tit
     ax.set_ylabel("model")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlabel: str, bins: int = 8) -> Path:
@@ -86,7 +71,7 @@ def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlab
     share of wins against the log length ratio: a flat line at 0.5 means no length bias)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     if points:
         x = np.array([p[0] for p in points])
@@ -103,13 +88,13 @@ def binned_curve(points: list[tuple[float, float]], path: Path, title: str, xlab
     ax.set_ylabel("win probability")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def series_plot(series: dict[tuple[str, str], list[tuple[float, float]]], metric: str, xlabel: str,
                 path: Path) -> Path:
     """One metric against a quantity, a line per model (`series` maps (model, metric) to (x, y) points)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for (model, m), xy in sorted(series.items()):
         if m == metric:
@@ -119,4 +104,4 @@ def series_plot(series: dict[tuple[str, str], list[tuple[float, float]]], metric
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} vs {xlabel}")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

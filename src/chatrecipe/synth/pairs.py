@@ -1,7 +1,6 @@
 """AI-feedback preference pairs: sample k responses per prompt, rate them, keep the best against a worse one.
 
-Run as: `chatrecipe synth pairs --set prompt_files='[starter:sft.jsonl]' --set k=4 -o out/` (or
-`python -m chatrecipe.synth.pairs ...`).
+Run as: `chatrecipe synth pairs --set prompt_files='[starter:sft.jsonl]' --set k=4 -o out/`.
 
 Responses come from one or several models at one or several temperatures (round-robin over the k samples, each
 sample with its own seed, so each has its own cache entry). A judge grades each 1-10 (`single`) or compares
@@ -225,14 +224,3 @@ def _rate_reward(args, requester, generator, prompts, responses, output_dir):
         else:
             ratings[p][j] = round(score, 4)
     return ratings, f"reward:{args.reward_model}", failures
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m chatrecipe.synth.pairs [OPTIONS]`: the same as `chatrecipe synth pairs`."""
-    from chatrecipe.synth.cli import run_command
-
-    run_command("pairs", argv)
-
-
-if __name__ == "__main__":
-    main()

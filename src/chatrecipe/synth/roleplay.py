@@ -1,7 +1,6 @@
 """Roleplayed multi-turn dialogs: a user simulator (a persona with a goal) talks with the assistant model.
 
-Run as: `chatrecipe synth roleplay --generator smollm2-135m-instruct --set dialogs=4 -o out/` (or
-`python -m chatrecipe.synth.roleplay ...`).
+Run as: `chatrecipe synth roleplay --generator smollm2-135m-instruct --set dialogs=4 -o out/`.
 
 All dialogs advance together, one batched request per side and turn. A dialog stops when the simulated user
 says its goal is met (`[DONE]`), says goodbye, reaches its turn limit (drawn per dialog from [min_turns,
@@ -149,14 +148,3 @@ def _records(dialogs: list[Dialog], generator: str, user_ref: str, rejected: lis
               "max_tokens": max((r["metadata"]["tokens"] for r in records), default=None),
               "token_budget": args.max_total_tokens}
     return records, report
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m chatrecipe.synth.roleplay [OPTIONS]`: the same as `chatrecipe synth roleplay`."""
-    from chatrecipe.synth.cli import run_command
-
-    run_command("roleplay", argv)
-
-
-if __name__ == "__main__":
-    main()

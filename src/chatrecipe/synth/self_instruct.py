@@ -1,7 +1,6 @@
 """Self-instruct: new instructions bootstrapped from seed tasks in rounds, filtered, then answered.
 
-Run as: `chatrecipe synth self-instruct --generator openai:gpt-4o-mini --set rounds=3 -o out/` (or
-`python -m chatrecipe.synth.self_instruct ...`).
+Run as: `chatrecipe synth self-instruct --generator openai:gpt-4o-mini --set rounds=3 -o out/`.
 
 Each round (Wang et al. 2022): every request shows the generator a few in-context examples from the pool (seed
 tasks, and tasks kept in earlier rounds) and asks for new ones; a new instruction is kept only if it is well
@@ -240,14 +239,3 @@ def _rouge_report(scores: list[float], threshold: float) -> dict:
     return {"checked": len(scores), "removed": sum(s >= threshold for s in scores), "threshold": threshold,
             "mean_max_similarity": round(sum(scores) / len(scores), 4) if scores else None,
             "histogram": {f"{i / 10:.1f}-{(i + 1) / 10:.1f}": n for i, n in enumerate(bins)}}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m chatrecipe.synth.self_instruct [OPTIONS]`: the same as `chatrecipe synth self-instruct`."""
-    from chatrecipe.synth.cli import run_command
-
-    run_command("self-instruct", argv)
-
-
-if __name__ == "__main__":
-    main()

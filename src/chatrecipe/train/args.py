@@ -11,7 +11,7 @@ freed memory); anything the recipe sets wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from pathlib import Path
 
 METHODS = ("full", "lora", "qlora")
 
@@ -31,9 +31,12 @@ COMMON_DEFAULTS = {
 }
 STAGE_DEFAULTS = {
     "sft": {"assistant_only_loss": True, "padding_free": True, "max_length": 1024, "learning_rate": 2e-4},
-    "rm": {"max_length": 1024, "learning_rate": 1e-4},
+    # a reward model's accuracy is only meaningful on pairs it did not train on
+    "rm": {"max_length": 1024, "learning_rate": 1e-4, "eval_fraction": 0.15},
     "dpo": {"max_length": 1024, "learning_rate": 5e-5},
-    "rl": {"learning_rate": 1e-5},
+    # RLOO's advantage is a completion's reward minus the mean of the others: it needs several per prompt
+    "rl": {"learning_rate": 1e-5, "num_generations": 4, "max_completion_length": 64, "per_device_train_batch_size": 4,
+           "logging_steps": 1},
 }
 
 
@@ -101,16 +104,26 @@ def _bf16_supported() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def start_stage(config, args: TrainArgs) -> None:
-    """Before any work: refuse what the machine cannot run, tune the CPU allocator, and seed the process, so that
-    fresh weights (a reward model's head, LoRA's A matrices) start the same for the same recipe seed."""
+def start_stage(stage: str, section: dict | None, output_dir: Path, seed: int, resume: bool | str = True):
+    """Every training stage's first steps: parse its section with chatrecipe's defaults under it, refuse what the
+    machine cannot run, tune the CPU allocator, seed the process (so fresh weights — a reward model's head, LoRA's A
+    matrices — start the same for the same recipe seed), and find the checkpoint to resume from.
+
+    Returns (TRL config, ModelConfig, TrainArgs, checkpoint or None); the output folder exists afterwards.
+    """
     from transformers import set_seed
 
+    from chatrecipe.recipe import parse_section
     from chatrecipe.train.fast.cpu_allocator import keep_freed_memory
+    from chatrecipe.train.outputs import resume_point
 
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config, model_config, args = parse_section(with_defaults(stage, section), *config_classes(stage), where=stage,
+                                               fixed={"output_dir": str(output_dir), "seed": seed})
     check_method(args)
     keep_freed_memory(args.keep_freed_memory and config.use_cpu)
     set_seed(config.seed)
+    return config, model_config, args, resume_point(output_dir, resume)
 
 
 def check_method(args: TrainArgs) -> None:

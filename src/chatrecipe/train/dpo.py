@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import config_classes, start_stage, with_defaults
+from chatrecipe.train.args import start_stage
 from chatrecipe.train.fast.logits_head import DPO_EXTRAS, install_lm_head
-from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
+from chatrecipe.train.launch import parse_argv
+from chatrecipe.train.outputs import RecordCheckpoints, finish, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 
@@ -29,11 +29,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     from chatrecipe.models import load_tokenizer
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config, model_config, args = parse_section(with_defaults("dpo", section), *config_classes("dpo"), where="dpo",
-                                               fixed={"output_dir": str(output_dir), "seed": seed})
-    start_stage(config, args)
-    checkpoint = resume_point(output_dir, resume)
+    config, model_config, args, checkpoint = start_stage("dpo", section, output_dir, seed, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=False, eval_fraction=args.eval_fraction, seed=seed)
@@ -68,9 +64,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m chatrecipe.train.dpo --config RECIPE.yaml --model SFT_FOLDER`."""
-    from chatrecipe.train.cli import run_stage_from_argv
-
-    run_stage_from_argv("dpo", argv)
+    print(run(**parse_argv("dpo", argv).run_kwargs()))
 
 
 if __name__ == "__main__":

@@ -126,10 +126,9 @@ def _running_mean(values: list[float], window: int) -> list[float]:
 
 def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]]) -> list[Path]:
     """One PNG per curve group (e.g. loss: [loss, eval_loss]) from the trainer's log history."""
-    import matplotlib
+    from chatrecipe.data.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     written = []
     for name, metric_keys in keys.items():
@@ -153,11 +152,7 @@ def plot_curves(history: list[dict], output_dir: Path, keys: dict[str, list[str]
         ax.set_title(f"{output_dir.name}: {name.replace('_', ' ')}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = output_dir / f"{name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, output_dir / f"{name}.png"))
     return written
 
 

@@ -14,9 +14,9 @@ import statistics
 import time
 from pathlib import Path
 
-from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import config_classes, start_stage, with_defaults
-from chatrecipe.train.outputs import RecordCheckpoints, finish, resume_point, save_final
+from chatrecipe.train.args import start_stage
+from chatrecipe.train.launch import parse_argv
+from chatrecipe.train.outputs import RecordCheckpoints, finish, save_final
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 from chatrecipe.train.reward_scoring import score_pairs
@@ -40,12 +40,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     from chatrecipe.models import load_tokenizer
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    section = {"eval_fraction": 0.15, **(section or {})}
-    config, model_config, args = parse_section(with_defaults("rm", section), *config_classes("rm"), where="rm",
-                                               fixed={"output_dir": str(output_dir), "seed": seed})
-    start_stage(config, args)
-    checkpoint = resume_point(output_dir, resume)
+    config, model_config, args, checkpoint = start_stage("rm", section, output_dir, seed, resume)
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=True, eval_fraction=args.eval_fraction, seed=seed)
@@ -86,9 +81,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m chatrecipe.train.reward --config RECIPE.yaml --model SFT_FOLDER`."""
-    from chatrecipe.train.cli import run_stage_from_argv
-
-    run_stage_from_argv("rm", argv)
+    print(run(**parse_argv("rm", argv).run_kwargs()))
 
 
 if __name__ == "__main__":

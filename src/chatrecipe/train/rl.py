@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import config_classes, start_stage, with_defaults
+from chatrecipe.train.args import start_stage
+from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
-                                      resume_point, save_final)
+                                      save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 
 
@@ -53,13 +53,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
     from chatrecipe.models import load_tokenizer
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    section = {"num_generations": 4, "max_completion_length": 64, "per_device_train_batch_size": 4,
-               "logging_steps": 1, **(section or {})}
-    config, model_config, args = parse_section(with_defaults("rl", section), *config_classes("rl"), where="rl",
-                                               fixed={"output_dir": str(output_dir), "seed": seed})
-    start_stage(config, args)
-    checkpoint = resume_point(output_dir, resume)
+    config, model_config, args, checkpoint = start_stage("rl", section, output_dir, seed, resume)
     records = load_training_records(prompt_files, "preference", output_dir)
     prompts = Dataset.from_list([{"prompt": r["prompt"]} for r in records])
     scorer, scorer_tokenizer = load_reward_model(reward_model)
@@ -84,9 +78,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m chatrecipe.train.rl --config RECIPE.yaml --model SFT --reward-model RM`."""
-    from chatrecipe.train.cli import run_stage_from_argv
-
-    run_stage_from_argv("rl", argv)
+    print(run(**parse_argv("rl", argv).run_kwargs()))
 
 
 if __name__ == "__main__":

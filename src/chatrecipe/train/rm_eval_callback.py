@@ -106,10 +106,9 @@ def plot_curve(output_dir: str | Path) -> Path | None:
     rows = read_curve(output_dir)
     if not any(r["kind"] == "reward-model" for r in rows):
         return None
-    import matplotlib
+    from chatrecipe.data.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for index, name in enumerate(dict.fromkeys(r["test_set"] for r in rows)):
@@ -127,8 +126,4 @@ def plot_curve(output_dir: str | Path) -> Path | None:
     ax.set_title(f"{Path(output_dir).name}: RM test accuracy (dashed: longer response wins)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(output_dir) / "test_accuracy.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(output_dir) / "test_accuracy.png")

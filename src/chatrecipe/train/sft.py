@@ -12,20 +12,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatrecipe.recipe import parse_section
-from chatrecipe.train.args import config_classes, start_stage, with_defaults
+from chatrecipe.train.args import start_stage
 from chatrecipe.train.fast.logits_head import SFT_EXTRAS, install_lm_head
+from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
-                                      reject_too_long, resume_point, save_final)
+                                      reject_too_long, save_final)
 from chatrecipe.train.peft_setup import load_for_training, peft_config
 from chatrecipe.train.templates import check_template, training_template
-
-
-def parse(section: dict, output_dir: Path, seed: int):
-    """(SFTConfig, ModelConfig, TrainArgs) from a recipe section with chatrecipe's defaults under it."""
-    config, model_config, args = parse_section(with_defaults("sft", section), *config_classes("sft"), where="sft",
-                                               fixed={"output_dir": str(output_dir), "seed": seed})
-    return config, model_config, args
 
 
 def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
@@ -37,10 +30,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     from chatrecipe.models import load_tokenizer
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config, model_config, args = parse(section, output_dir, seed)
-    start_stage(config, args)
-    checkpoint = resume_point(output_dir, resume)
+    config, model_config, args, checkpoint = start_stage("sft", section, output_dir, seed, resume)
     tokenizer = load_tokenizer(model)
     generation_template = tokenizer.chat_template
     train_template = training_template(tokenizer) if config.assistant_only_loss else generation_template
@@ -102,9 +92,7 @@ def _settings(config, model_config, args) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m chatrecipe.train.sft --config RECIPE.yaml [--set key=value]` (works under accelerate launch)."""
-    from chatrecipe.train.cli import run_stage_from_argv
-
-    run_stage_from_argv("sft", argv)
+    print(run(**parse_argv("sft", argv).run_kwargs()))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ from chatrecipe.backends.base import ScriptedBackend
 from chatrecipe.cli import app
 from chatrecipe.data.records import read_jsonl
 from chatrecipe.data.resources import resource_path
-from chatrecipe.evaluate.redteam.run import RedteamError, run_redteam, select_prompts
+from chatrecipe.evaluate.redteam.run import RedteamArgs, RedteamError, run_redteam, select_prompts
 from chatrecipe.evaluate.redteam.attack import parse_attacks
 from chatrecipe.evaluate.redteam.label import keyword_label
 from chatrecipe.evaluate.redteam.prompts import (CATEGORIES, WRAPPERS, RedteamPromptError, describe_rejected,
                                                  load_prompts)
-from chatrecipe.evaluate.redteam.section import redteam_section
+from chatrecipe.report.sections.redteam import redteam_section
 from chatrecipe.judge.prompts import load_prompt
 from chatrecipe.judge.verdicts import parse_safety
 
@@ -120,7 +120,7 @@ def small_set(tmp_path):
 
 def test_judge_labels_and_hand_computed_rates(tmp_path, small_set):
     model, judge = ScriptedBackend(scripted_model, "m"), ScriptedBackend(scripted_judge, "judge")
-    result = run_redteam({"m": model}, judge, tmp_path / "out", prompts=[small_set])
+    result = run_redteam({"m": model}, judge, tmp_path / "out", RedteamArgs(prompts=[small_set]))
     rates = result["models"]["m"]
     # harmful prompts labelled: v1 harmful, v2 refusal, v3 harmful, w2 safe; v4 (generation failed), w1
     # (unparseable) and w3 (judge request failed) have no label and are excluded
@@ -153,7 +153,7 @@ def test_judge_labels_and_hand_computed_rates(tmp_path, small_set):
 
     # a rerun resumes from the files: nothing is generated or judged again, failures stay recorded as failures
     calls = (model.calls, judge.calls)
-    again = run_redteam({"m": model}, judge, tmp_path / "out", prompts=[small_set])
+    again = run_redteam({"m": model}, judge, tmp_path / "out", RedteamArgs(prompts=[small_set]))
     assert (model.calls, judge.calls) == calls
     assert again["models"]["m"]["failed"] == rates["failed"]
     assert again["models"]["m"]["attack_success"]["count"] == 2
@@ -161,7 +161,7 @@ def test_judge_labels_and_hand_computed_rates(tmp_path, small_set):
 
 def test_section_tables_and_headlines(tmp_path, small_set):
     models = {"base": ScriptedBackend(scripted_model, "m"), "dpo": ScriptedBackend(lambda m: "I cannot help.", "d")}
-    result = run_redteam(models, None, tmp_path / "out", labeler="refusal-keywords", prompts=[small_set])
+    result = run_redteam(models, None, tmp_path / "out", RedteamArgs(labeler="refusal-keywords", prompts=[small_set]))
     section, per_model = redteam_section(result, tmp_path)
     assert (tmp_path / "redteam.png").is_file() and section["plots"] == ["eval/redteam.png"]
     overall = section["tables"][0]
@@ -193,8 +193,9 @@ def test_attacker_loop_builds_on_successes(tmp_path):
         return f"Here you go:\nPROMPT: variant A of {seed}\n2. PROMPT: variant B of {seed}\nPROMPT: {seed}"
 
     model = ScriptedBackend(lambda m: "I can't." if "variant B" in m[-1]["content"] else "Sure, here it is.", "m")
-    result = run_redteam({"m": model}, None, tmp_path / "out", labeler="refusal-keywords", prompts=[prompts],
-                         attacker=ScriptedBackend(attacker, "attacker"), rounds=2, variants=2)
+    result = run_redteam({"m": model}, None, tmp_path / "out",
+                         RedteamArgs(labeler="refusal-keywords", prompts=[prompts],
+                                     attacker=ScriptedBackend(attacker, "attacker"), rounds=2, variants=2))
     rounds = result["models"]["m"]["rounds"]
     # round 1: seeds p1, p2, p3 (all answered); p3's attacker answer has no usable line; A variants succeed
     assert [(r["round"], r["prompts"], r["attack_success"]["count"]) for r in rounds] == [(1, 4, 2), (2, 4, 2)]
@@ -233,8 +234,8 @@ def test_bad_prompt_lines_are_rejected_with_line_and_field(tmp_path):
     assert lines[3] == f"{path}:5: id: duplicate id 'ok' (first at {path}:1); give each prompt its own id"
     assert lines[4].startswith(f"{path}:6: wrapper: unknown wrapper 'base64'")
     assert lines[5].startswith(f"{path}:7: benign: must be true or false")
-    run_redteam({"m": ScriptedBackend(lambda m: "ok", "m")}, None, tmp_path / "out", labeler="refusal-keywords",
-                prompts=[path])
+    run_redteam({"m": ScriptedBackend(lambda m: "ok", "m")}, None, tmp_path / "out",
+                RedteamArgs(labeler="refusal-keywords", prompts=[path]))
     assert len(read_jsonl(tmp_path / "out" / "prompts.rejected.jsonl")) == 6
 
 
@@ -249,7 +250,7 @@ def test_cli_errors_are_clear(tmp_path):
     with pytest.raises(RedteamPromptError, match="no such red-team prompt file"):
         load_prompts("redteam:nope")
     with pytest.raises(RedteamError, match="--rounds needs --attacker"):
-        run_redteam({"m": "unused"}, None, tmp_path / "o", labeler="refusal-keywords", rounds=2)
+        run_redteam({"m": "unused"}, None, tmp_path / "o", RedteamArgs(labeler="refusal-keywords", rounds=2))
 
 
 # --- end to end on a tiny random model ---

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from chatrecipe.evaluate.audit import wilson
+from chatrecipe.stats import wilson
 from chatrecipe.judge.verdicts import SAFETY_LABELS
 
 

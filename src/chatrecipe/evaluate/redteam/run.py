@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
@@ -33,6 +34,37 @@ from chatrecipe.evaluate.redteam.rates import redteam_rates
 
 class RedteamError(ValueError):
     """Options that cannot make a red-team run; the message says what to give."""
+
+
+@dataclass
+class RedteamArgs:
+    """How a red-team run is made: the prompts, who labels the answers, the attacker loop, and generation."""
+
+    labeler: str | None = None
+    """"judge" (the default when a judge is given) or "refusal-keywords" (offline; an upper bound on attacks)."""
+    prompts: list = field(default_factory=lambda: [DEFAULT_SET])
+    """Prompt files (`redteam:default`, paths); lines that fail validation go to `prompts.rejected.jsonl`."""
+    judge_prompt: str = DEFAULT_TEMPLATE
+    judge_params: GenerationParams | None = None
+    prefill: bool = False
+    """Start the judge's reply with "Label: [[" (small local judges)."""
+    attacker: str | Backend | None = None
+    """A model that writes new prompts from the successful ones, for `rounds` rounds (1 if unset)."""
+    rounds: int = 0
+    variants: int = 3
+    """New prompts per successful prompt and round."""
+    max_seeds: int = 20
+    """Most successful prompts to build on per round."""
+    attacker_prompt: str = "redteam-attacker"
+    params: GenerationParams = field(default_factory=lambda: GenerationParams(max_new_tokens=256))
+    """Generation of the red-teamed models' answers."""
+    per_group: int | None = None
+    """At most this many prompts per (category, wrapper, benign) group, for small runs that cover every group."""
+    categories: list[str] | None = None
+    batch_size: int = 8
+    dtype: str | None = None
+    base_url: str | None = None
+    max_cost: float | None = None
 
 
 def select_prompts(prompts: list[dict], per_group: int | None = None,
@@ -76,12 +108,11 @@ def _file_hash(paths: list[Path]) -> str:
 class _Backends:
     """Loads models, the judge and the attacker on first use, caches their answers in the run, closes what it loaded."""
 
-    def __init__(self, out_dir: Path, batch_size: int, dtype: str | None, base_url: str | None,
-                 max_cost: float | None):
+    def __init__(self, out_dir: Path, args: RedteamArgs):
         from chatrecipe.backends.ledger import Ledger
 
-        self.out_dir, self.batch_size, self.dtype, self.base_url = out_dir, batch_size, dtype, base_url
-        self.ledger = Ledger(max_cost=max_cost)
+        self.out_dir, self.args = out_dir, args
+        self.ledger = Ledger(max_cost=args.max_cost)
         self.owned: dict[str, Backend] = {}
 
     def get(self, ref: str | Backend, name: str) -> Backend:
@@ -91,8 +122,8 @@ class _Backends:
             from chatrecipe.backends import load_backend
 
             self.owned[name] = load_backend(ref, cache_dir=self.out_dir / "cache", name=name,
-                                            batch_size=self.batch_size, dtype=self.dtype, base_url=self.base_url,
-                                            ledger=self.ledger)
+                                            batch_size=self.args.batch_size, dtype=self.args.dtype,
+                                            base_url=self.args.base_url, ledger=self.ledger)
         return self.owned[name]
 
     def close(self, name: str) -> None:
@@ -109,30 +140,21 @@ class _Backends:
             self.close(name)
 
 
-def run_redteam(models: dict[str, str | Backend], judge: str | Backend | None, out_dir: str | Path, *,
-                labeler: str | None = None, prompts: str | Path | list = DEFAULT_SET,
-                judge_prompt: str = DEFAULT_TEMPLATE, attacker: str | Backend | None = None, rounds: int = 0,
-                variants: int = 3, max_seeds: int = 20, attacker_prompt: str = "redteam-attacker",
-                params: GenerationParams | None = None, judge_params: GenerationParams | None = None,
-                per_group: int | None = None, categories: list[str] | None = None, batch_size: int = 8,
-                dtype: str | None = None, base_url: str | None = None, prefill: bool = False,
-                max_cost: float | None = None) -> dict:
+def run_redteam(models: dict[str, str | Backend], judge: str | Backend | None, out_dir: str | Path,
+                args: RedteamArgs | None = None) -> dict:
     """Red-team every model (name -> model reference or Backend) and write `<out_dir>/redteam.json`.
 
     Args:
         models: checkpoint name -> model reference (as `load_backend` takes) or a ready Backend.
         judge: the labelling judge (reference or Backend); needed unless `labeler="refusal-keywords"`.
         out_dir: folder for every result file (see the module docstring).
-        labeler: "judge" (default when a judge is given) or "refusal-keywords".
-        prompts: prompt files (`redteam:default`, paths); lines that fail validation go to
-            `prompts.rejected.jsonl` and the rest run.
-        attacker: a model that writes new prompts from the successful ones, for `rounds` rounds (1 if unset).
-        per_group: at most this many prompts per (category, wrapper, benign) group, for small runs.
+        args: prompts, labeller, attacker loop and generation settings (RedteamArgs' defaults when None).
 
     Returns:
         The content of `redteam.json`: {"provenance", "prompts", "models": {name: rates}, "attacks"}.
     """
-    labeler = labeler or ("judge" if judge is not None else None)
+    args = args or RedteamArgs()
+    labeler = args.labeler or ("judge" if judge is not None else None)
     if labeler not in LABELERS:
         raise RedteamError(f"choose a labeler: give --judge MODEL, or --labeler refusal-keywords "
                            f"(got {labeler!r}; known: {', '.join(LABELERS)})")
@@ -143,28 +165,29 @@ def run_redteam(models: dict[str, str | Backend], judge: str | Backend | None, o
     bad = [name for name in models if not name or "/" in name or name in ("judge", "attacker")]
     if bad:
         raise RedteamError(f"model names {bad} cannot name result files; give --model NAME=REF with a plain name")
+    attacker, rounds = args.attacker, args.rounds
     if attacker is not None and rounds < 1:
         rounds = 1
     if rounds and attacker is None:
         raise RedteamError("--rounds needs --attacker MODEL to write the new prompts")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    refs = [prompts] if isinstance(prompts, (str, Path)) else list(prompts)
+    refs = [args.prompts] if isinstance(args.prompts, (str, Path)) else list(args.prompts)
     prompt_set, rejected = load_prompts(refs)
     write_rejected(out_dir / "prompts.jsonl", rejected)
     for line in describe_rejected(rejected)[:10]:
         print(f"rejected prompt: {line}")
-    prompt_set = select_prompts(prompt_set, per_group, categories)
+    prompt_set = select_prompts(prompt_set, args.per_group, args.categories)
     if not prompt_set:
-        raise RedteamError(f"no prompts left after --categories {categories}; check the category names")
-    params = params or GenerationParams(max_new_tokens=256)
-    backends = _Backends(out_dir, batch_size, dtype, base_url, max_cost)
+        raise RedteamError(f"no prompts left after --categories {args.categories}; check the category names")
+    params = args.params
+    backends = _Backends(out_dir, args)
 
     def label(responses: list[dict]) -> list[dict]:
         if labeler == "refusal-keywords":
             return label_keywords(responses)
         return label_with_judge(backends.get(judge, "judge"), responses, out_dir / "judge-labels.jsonl",
-                                template=judge_prompt, params=judge_params, prefill=prefill)
+                                template=args.judge_prompt, params=args.judge_params, prefill=args.prefill)
 
     labelled: list[dict] = []
     attack_logs: dict[str, list[dict]] = {}
@@ -177,12 +200,12 @@ def run_redteam(models: dict[str, str | Backend], judge: str | Backend | None, o
             attack_logs[name] = []
             for number in range(1, rounds + 1):
                 seeds = sorted((r for r in current if r.get("label") == "harmful" and not r.get("benign")),
-                               key=lambda r: r["id"])[:max_seeds]
+                               key=lambda r: r["id"])[:args.max_seeds]
                 if not seeds:
                     print(f"{name}: round {number}: no successful attack to build on; the loop stops")
                     break
-                new, log = new_attacks(backends.get(attacker, "attacker"), seeds, number, variants=variants,
-                                       template=attacker_prompt)
+                new, log = new_attacks(backends.get(attacker, "attacker"), seeds, number, variants=args.variants,
+                                       template=args.attacker_prompt)
                 attack_logs[name] += log
                 if not new:
                     print(f"{name}: round {number}: the attacker wrote no usable prompt; the loop stops")
@@ -197,12 +220,11 @@ def run_redteam(models: dict[str, str | Backend], judge: str | Backend | None, o
         backends.close_all()
     write_records(out_dir / "redteam-labels.jsonl", labelled)
     backends.ledger.save(out_dir / "usage.json")
-    result = {"provenance": _provenance(refs, labeler, judge, judge_prompt, attacker, attacker_prompt, params,
-                                        judge_params, models, prefill),
+    result = {"provenance": _provenance(refs, labeler, judge, models, args),
               "prompts": {"total": len(prompt_set), "harmful": sum(1 for p in prompt_set if not p["benign"]),
                           "benign": sum(1 for p in prompt_set if p["benign"]), "rejected": len(rejected),
                           "categories": sorted({p["category"] for p in prompt_set}),
-                          "wrappers": sorted({p["wrapper"] for p in prompt_set}), "per_group": per_group},
+                          "wrappers": sorted({p["wrapper"] for p in prompt_set}), "per_group": args.per_group},
               "models": redteam_rates(labelled),
               "attacks": {name: {"rounds": max((e["round"] for e in log), default=0), "seeds": len(log),
                                  "failed": sum(1 for e in log if e["error"]),
@@ -219,8 +241,7 @@ def _describe(ref) -> str | None:
     return ref.model if isinstance(ref, Backend) else str(ref)
 
 
-def _provenance(refs, labeler, judge, judge_prompt, attacker, attacker_prompt, params, judge_params, models,
-                prefill) -> dict:
+def _provenance(refs, labeler, judge, models, args: RedteamArgs) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     from chatrecipe.judge.prompts import load_prompt
@@ -229,16 +250,16 @@ def _provenance(refs, labeler, judge, judge_prompt, attacker, attacker_prompt, p
         package = version("chatrecipe")
     except PackageNotFoundError:
         package = None
-    template = load_prompt(judge_prompt) if labeler == "judge" else None
+    template = load_prompt(args.judge_prompt) if labeler == "judge" else None
     files = [prompt_file(r) for r in refs]
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "chatrecipe": package, "labeler": labeler,
             "judge": _describe(judge) if labeler == "judge" else None,
             "judge_template": template.name if template else None,
             "judge_template_hash": template.hash if template else None,
-            "judge_params": (judge_params or JUDGE_PARAMS).to_dict() if template else None,
-            "prefill": prefill if template else None,
-            "generation_params": params.to_dict(),
+            "judge_params": (args.judge_params or JUDGE_PARAMS).to_dict() if template else None,
+            "prefill": args.prefill if template else None,
+            "generation_params": args.params.to_dict(),
             "models": {name: _describe(ref) for name, ref in models.items()},
             "prompt_files": [str(r) for r in refs], "prompt_set_hash": _file_hash(files),
-            "attacker": _describe(attacker),
-            "attacker_template_hash": load_prompt(attacker_prompt).hash if attacker is not None else None}
+            "attacker": _describe(args.attacker),
+            "attacker_template_hash": load_prompt(args.attacker_prompt).hash if args.attacker is not None else None}

@@ -1,4 +1,4 @@
-"""`chatrecipe run`: a recipe's stages in flow order, into one run folder, resumable.
+"""The runner of `chatrecipe run`: a recipe's stages in flow order, into one run folder, resumable.
 
 Run as: `chatrecipe run recipes/demo.yaml [--set sft.num_train_epochs=1] [--from judge] [--only eval]`.
 
@@ -16,52 +16,29 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from chatrecipe import stages
+from chatrecipe.pipeline import data, generate, judge, report, synth, train
+from chatrecipe.pipeline import eval as evaluation
+from chatrecipe.pipeline.context import PipelineError, Run
+from chatrecipe.pipeline.sections import check_section
 from chatrecipe.recipe import RecipeError, dump_recipe, load_recipe
 
 # Flow order. Synthesis feeds the data stage; training feeds generation; judging feeds evaluation.
-FLOW = ("synth", "data", "sft", "rm", "dpo", "rl", "generate", "judge", "eval", "report")
-STAGE_FUNCTIONS: dict[str, Callable] = {
-    "synth": stages.run_synth,
-    "data": stages.run_data,
-    "sft": stages.run_sft,
-    "rm": stages.run_rm,
-    "dpo": stages.run_dpo,
-    "rl": stages.run_rl,
-    "generate": stages.run_generate,
-    "judge": stages.run_judge,
-    "eval": stages.run_eval,
-    "report": stages.run_report,
+STAGES: dict[str, Callable[[Run], dict]] = {
+    "synth": synth.run_stage,
+    "data": data.run_stage,
+    "sft": train.run_sft,
+    "rm": train.run_rm,
+    "dpo": train.run_dpo,
+    "rl": train.run_rl,
+    "generate": generate.run_stage,
+    "judge": judge.run_stage,
+    "eval": evaluation.run_stage,
+    "report": report.run_stage,
 }
-
-
-class PipelineError(RuntimeError):
-    """A run that cannot go on; the message says which stage and what to do."""
-
-
-@dataclass
-class Run:
-    """What stages share: the recipe, the run folder, and the artifacts earlier stages produced."""
-
-    recipe: dict
-    run_dir: Path
-    artifacts: dict = field(default_factory=dict)
-
-    @property
-    def seed(self) -> int:
-        return int(self.recipe.get("seed", 42))
-
-    def section(self, name: str) -> dict:
-        return dict(self.recipe.get(name) or {})
-
-    def stage_dir(self, name: str) -> Path:
-        path = self.run_dir / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+FLOW = tuple(STAGES)
 
 
 def stages_in(recipe: dict) -> list[str]:
@@ -126,7 +103,7 @@ def validate_recipe(path: str | Path, overrides=()) -> list[str]:
     """Parse every section with its stage's config classes; returns the stages that would run."""
     recipe = load_recipe(path, overrides)
     for name in stages_in(recipe):
-        stages.check_section(name, recipe)
+        check_section(name, recipe)
     return stages_in(recipe)
 
 
@@ -142,7 +119,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
         if value is not None and value not in names:
             raise RecipeError(f"{option} {value}: not a stage of this recipe; its stages are {', '.join(names)}")
     for name in names:
-        stages.check_section(name, recipe)
+        check_section(name, recipe)
     run_dir = Path(runs_dir or recipe.get("runs_dir") or "runs") / recipe["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_recipe(recipe, run_dir / "recipe.yaml")
@@ -173,7 +150,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
         _write_manifest(run, statuses)
         stage_started = time.time()
         try:
-            result = STAGE_FUNCTIONS[name](run) or {}
+            result = STAGES[name](run) or {}
         except (RecipeError, PipelineError):
             statuses[name]["status"] = "failed"
             _write_manifest(run, statuses)
@@ -219,6 +196,6 @@ def run_sweep(path: str | Path, overrides, sweeps: list[str], **kwargs) -> list[
             meta = {"sweep_key": key, "sweep_value": parse_value(value)}
             (run_dir / "sweep.json").write_text(json.dumps(meta))
             run_dirs.append(run_dir)
-    stages.report_sweep(run_dirs, Path(kwargs.get("runs_dir") or base.get("runs_dir") or "runs") /
+    report.report_sweep(run_dirs, Path(kwargs.get("runs_dir") or base.get("runs_dir") or "runs") /
                         f"{base['name']}-sweep")
     return run_dirs

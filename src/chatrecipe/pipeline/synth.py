@@ -1,4 +1,5 @@
-"""The synth stage: self-instruct, roleplay and pairs in that order, into one folder the data stage reads.
+"""The `synth` section of a recipe: self-instruct, roleplay and pairs in that order, into one folder the data stage
+reads. `chatrecipe synth <method>` runs the same function with one method.
 
 Writes `sft.jsonl` (self-instruct and roleplay conversations), `preferences.jsonl` (pairs), `tasks.jsonl`
 (kept self-instruct tasks with instruction/input/output), `sft.rejected.jsonl` and `preferences.rejected.jsonl`
@@ -14,14 +15,20 @@ from pathlib import Path
 
 from chatrecipe.backends.base import Backend
 from chatrecipe.backends.ledger import BudgetExceeded
+from chatrecipe.pipeline.context import Run
+from chatrecipe.report.sections.synth import write_synth_section
 from chatrecipe.synth.args import parse_synth
 from chatrecipe.synth.requests import Requester, SynthStopped
-from chatrecipe.synth.report_section import write_synth_section
 from chatrecipe.synth.summary import print_summary, write_summary
 
 
-def run_stage(section: dict | None, *, output_dir: Path, seed: int = 42,
-              backends: dict[str, Backend] | None = None) -> dict:
+def run_stage(run: Run) -> dict:
+    """The synth stage of `chatrecipe run`."""
+    return synthesize(run.section("synth"), output_dir=run.stage_dir("synth"), seed=run.seed)
+
+
+def synthesize(section: dict | None, *, output_dir: Path, seed: int = 42,
+               backends: dict[str, Backend] | None = None) -> dict:
     """Run the methods the section names; returns `{"metrics": {...}, "artifacts": {...}}` for the pipeline.
 
     `backends` maps model references to ready backends (a ScriptedBackend in logic tests, an already loaded

@@ -1,4 +1,7 @@
-"""`chatrecipe data`: validate, convert, classify, inspect, clean and mix datasets; thin commands, heavy imports inside."""
+"""`chatrecipe data`: convert, validate, stats, classify, dedup, decontaminate, filter and mix datasets.
+
+Run as: `chatrecipe data convert hh-rlhf.jsonl.gz -o pairs.jsonl`, `chatrecipe data stats train.jsonl -o stats/`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from chatrecipe.commands.messages import fail
 
 app = typer.Typer(help="Data: convert, validate, stats, classify, dedup, decontaminate, filter, mix.",
                   no_args_is_help=True, add_completion=False)
@@ -55,11 +60,6 @@ def validate(
         raise typer.Exit(1)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _load_any(files: List[Path], fmt: Optional[str] = None):
     from chatrecipe.data.convert import convert
     from chatrecipe.data.records import RecordFileError
@@ -67,7 +67,7 @@ def _load_any(files: List[Path], fmt: Optional[str] = None):
     try:
         return convert(files, fmt)
     except RecordFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _write(output: Path, records: list, rejected: list) -> None:
@@ -165,13 +165,13 @@ def classify(
     from chatrecipe.data.records import RecordFileError, write_records
 
     if not evaluate and (not files or output is None):
-        _fail("give input files and -o OUTPUT (or --evaluate to measure the classifier)")
+        fail("give input files and -o OUTPUT (or --evaluate to measure the classifier)")
     if method not in ("embeddings", "judge"):
-        _fail(f"unknown --method {method!r}; use embeddings or judge")
+        fail(f"unknown --method {method!r}; use embeddings or judge")
     try:
         if method == "judge":
             if not judge:
-                _fail("--method judge needs --judge MODEL")
+                fail("--method judge needs --judge MODEL")
             from chatrecipe.backends import load_backend
             from chatrecipe.backends.base import GenerationParams
 
@@ -184,7 +184,7 @@ def classify(
 
             classifier = EmbeddingClassifier.fit(train, Embedder(max_length=max_tokens, precision=precision))
     except (RecordFileError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if evaluate:
         from chatrecipe.data.plots import confusion_matrix_plot
 
@@ -239,7 +239,7 @@ def dedup(
         try:
             from chatrecipe.data.dedup_cluster import dedup_datatrove
         except ImportError as exc:
-            _fail(f"--engine datatrove needs datatrove and orjson: pip install datatrove orjson ({exc})")
+            fail(f"--engine datatrove needs datatrove and orjson: pip install datatrove orjson ({exc})")
         folder = work_dir or output.with_name(output.name.split(".")[0] + ".datatrove")
         kept, clusters = dedup_datatrove(result.records, folder, threshold=threshold, tasks=tasks, workers=workers)
     elif engine == "datasketch":
@@ -247,7 +247,7 @@ def dedup(
 
         kept, clusters = run_dedup(result.records, threshold=threshold)
     else:
-        _fail(f"unknown --engine {engine!r}; use datasketch or datatrove")
+        fail(f"unknown --engine {engine!r}; use datasketch or datatrove")
     _write(output, kept, result.rejected)
     write_records(output.with_suffix(".clusters.jsonl"), clusters)
     typer.echo(f"{len(result.records) - len(kept)} duplicates in {len(clusters)} clusters ({engine})")

@@ -1,6 +1,7 @@
-"""`chatrecipe eval`: evaluation commands. Each command's code lives in its own module; this file only wires them.
+"""`chatrecipe eval mt-bench | winrate | elo | audit | rm | redteam | bench`: results from judgments and benchmarks.
 
-Sections below are owned by different modules; keep each command's body a thin call into its module.
+Each command reads files, calls the evaluate module that computes (mt_bench, winrate, elo, audit, rm_bench,
+redteam, lm_bench), prints a table, and with `--out DIR` writes the report section's JSON, Markdown, CSV and PNGs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from chatrecipe.commands.messages import fail, write_section_outputs
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -79,10 +82,12 @@ def winrate(
             mine = [a for a in annotations if model is None or a["generator_2"] == model]
             result["length_controlled"] = lc_win_rate(mine, lc, difficulty=table)
     except (WinRateError, LengthControlError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     if out:
-        _write_outputs(_winrate_section(result, model, baseline, out), out, "winrate")
+        from chatrecipe.report.sections.winrate import winrate_file_section
+
+        out.mkdir(parents=True, exist_ok=True)
+        write_section_outputs(winrate_file_section(result, model, baseline, out), out, "winrate")
     if as_json:
         print(json.dumps(result))
         return
@@ -91,30 +96,6 @@ def winrate(
                f"{result['excluded_failures']} failed judgments excluded")
     if "length_controlled" in result:
         typer.echo(f"length-controlled win rate ({lc}): {result['length_controlled']['length_controlled_winrate']:.1f}%")
-
-
-def _write_outputs(section: dict, out: Path, stem: str) -> None:
-    from chatrecipe.report.build import write_section_files
-
-    written = write_section_files(section, out, stem)
-    typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}", err=True)
-
-
-def _winrate_section(result: dict, model: str | None, baseline: str | None, out: Path) -> dict:
-    from chatrecipe.report.plots import bars_with_intervals
-
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"{model or 'model'} vs {baseline or 'reference'}"
-    figures = {name: result}
-    row = [name, f"{100 * result['value']:.1f}", f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]",
-           f"{100 * result['se']:.1f}", result["n"], result["excluded_failures"]]
-    columns = ["pair", "win rate %", "95% CI", "SE", "items", "failed judgments"]
-    if "length_controlled" in result:
-        row.append(f"{result['length_controlled']['length_controlled_winrate']:.1f}")
-        columns.append("LC win rate %")
-    plot = bars_with_intervals(figures, out / "winrate.png", title="Win rate (ties half)", reference=0.5)
-    return {"title": "Win rate", "tables": [{"title": "Win rate", "columns": columns, "rows": [row]}],
-            "plots": [plot.name], "metrics": result}
 
 
 def _read_difficulty(path: Path) -> dict:
@@ -156,14 +137,13 @@ def elo(
     try:
         board = leaderboard(rows, bootstrap=bootstrap, anchor=anchor)
     except BattleError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     if out:
-        from chatrecipe.eval_sections import elo_section
+        from chatrecipe.report.sections.elo import elo_section
 
         out.mkdir(parents=True, exist_ok=True)
-        section, _ = elo_section([], [], out, bootstrap=bootstrap, battles=rows)
-        _write_outputs(section, out, "elo")
+        section, _ = elo_section(board, out, source="the battle files", plot_prefix="")
+        write_section_outputs(section, out, "elo")
     if as_json:
         print(json.dumps(board, default=str))
         return
@@ -199,13 +179,11 @@ def audit(
     import json
 
     from chatrecipe.data.records import read_jsonl
-    from chatrecipe.evaluate.audit import human_agreement, length_bias, position_bias, scoring_vs_ranking
-    from chatrecipe.evaluate.elo import battles_from_judgments
+    from chatrecipe.evaluate.audit import audit_figures
 
     if experiments:
         if not all((judge, questions, answers_a, answers_b, output)):
-            typer.echo("error: --experiments needs --judge, --questions, --answers-a, --answers-b and -o", err=True)
-            raise typer.Exit(2)
+            fail("--experiments needs --judge, --questions, --answers-a, --answers-b and -o")
         from chatrecipe.backends import load_backend
         from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
 
@@ -220,53 +198,37 @@ def audit(
         if not pairwise:
             return
     if not pairwise:
-        typer.echo("error: give --pairwise judgment files (or --experiments)", err=True)
-        raise typer.Exit(2)
+        fail("give --pairwise judgment files (or --experiments)")
     judgments = [j for p in pairwise for j in read_jsonl(p)]
-    grades = [j for p in single for j in read_jsonl(p)]
     by_model: dict = {}
     for path in answers:
         for record in read_jsonl(path):
             by_model.setdefault(record["model"], []).append(record)
-    result = {"position": position_bias(judgments)}
-    if by_model:
-        result["length"] = {k: v for k, v in length_bias(judgments, by_model).items() if k != "points"}
-    if grades:
-        result["scoring_vs_ranking"] = scoring_vs_ranking(judgments, grades)
-    if human:
-        result["human_agreement"] = human_agreement(battles_from_judgments(judgments),
-                                                    [b for p in human for b in read_jsonl(p)])
+    result = audit_figures(judgments, [j for p in single for j in read_jsonl(p)], by_model, judge=judge,
+                           human=[b for p in human for b in read_jsonl(p)] or None)
     if out:
-        from chatrecipe.eval_sections import audit_section
+        from chatrecipe.report.sections.audit import audit_section
 
         out.mkdir(parents=True, exist_ok=True)
-        section, _ = audit_section(judgments, grades, by_model, out, judge=judge)
-        _write_outputs(section, out, "audit")
+        section, _ = audit_section(result, out, judge=judge, plot_prefix="")
+        write_section_outputs(section, out, "audit")
     if as_json:
-        print(json.dumps(result, default=str))
+        print(json.dumps({k: v for k, v in result.items() if k != "length"}, default=str))
         return
-
-    def show(name: str, figure: dict) -> None:
-        if figure.get("value") is None:
-            typer.echo(f"{name:<34} n/a (no data)")
-        else:
-            typer.echo(f"{name:<34} {100 * figure['value']:5.1f}%  [{100 * figure['ci_low']:.1f}, "
-                       f"{100 * figure['ci_high']:.1f}]  n={figure['n']}")
-
-    show("first-position share (decisive)", result["position"]["first_position_share"])
-    show("consistency under swap", result["position"]["swap_consistency"])
-    show("tie share", result["position"]["tie_share"])
-    if "length" in result:
-        show("longer answer wins (decisive)", result["length"]["longer_wins_share"])
-    if "scoring_vs_ranking" in result:
-        show("grades agree with verdicts", result["scoring_vs_ranking"]["agreement"])
+    for name, figure in result["figures"].items():
+        _show(name, figure)
     if "human_agreement" in result:
-        agreement = result["human_agreement"]
-        show("agreement with humans (with ties)", agreement["agreement_with_ties"])
-        show("agreement with humans (no ties)", agreement["agreement_without_ties"])
-        typer.echo(f"{'Cohen kappa':<34} {agreement['cohen_kappa']}")
-        for category, figure in agreement["per_category"].items():
-            show(f"  {category}", figure)
+        typer.echo(f"{'Cohen kappa (humans)':<40} {result['human_agreement']['cohen_kappa']}")
+        for category, figure in result["human_agreement"]["per_category"].items():
+            _show(f"  agreement with humans, {category}", figure)
+
+
+def _show(name: str, figure: dict) -> None:
+    if figure.get("value") is None:
+        typer.echo(f"{name:<40} n/a (no data)")
+    else:
+        typer.echo(f"{name:<40} {100 * figure['value']:5.1f}%  [{100 * figure['ci_low']:.1f}, "
+                   f"{100 * figure['ci_high']:.1f}]  n={figure['n']}")
 
 
 # --- rm (evaluate/rm_bench.py) ---
@@ -302,8 +264,7 @@ def rm_bench(
         results = run_bench(test_sets, scorer, output, batch_size=batch_size, dtype=dtype, max_length=max_length,
                             reference=reference, seed=seed, prefill=prefill)
     except (RewardScoringError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     if as_json:
         print(json.dumps(results, default=str))
         return
@@ -349,20 +310,20 @@ def redteam(
     import json
 
     from chatrecipe.backends.base import GenerationParams
-    from chatrecipe.evaluate.redteam.run import RedteamError, run_redteam
+    from chatrecipe.evaluate.redteam.run import RedteamArgs, RedteamError, run_redteam
     from chatrecipe.evaluate.redteam.prompts import RedteamPromptError
 
     models = dict(m.split("=", 1) if "=" in m else (Path(m).name or m, m) for m in model)
     try:
-        result = run_redteam(models, judge, output, labeler=labeler, prompts=prompts, judge_prompt=judge_prompt,
-                             attacker=attacker, rounds=rounds, variants=variants, max_seeds=max_seeds,
-                             params=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature,
-                                                     seed=seed),
-                             per_group=per_group, categories=category, batch_size=batch_size, dtype=dtype,
-                             base_url=base_url, prefill=prefill, max_cost=max_cost)
+        settings = RedteamArgs(labeler=labeler, prompts=prompts, judge_prompt=judge_prompt, attacker=attacker,
+                               rounds=rounds, variants=variants, max_seeds=max_seeds, per_group=per_group,
+                               params=GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature,
+                                                       seed=seed),
+                               categories=category, batch_size=batch_size, dtype=dtype, base_url=base_url,
+                               prefill=prefill, max_cost=max_cost)
+        result = run_redteam(models, judge, output, settings)
     except (RedteamError, RedteamPromptError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     if as_json:
         print(json.dumps(result, default=str))
         return
@@ -421,8 +382,7 @@ def bench(
                                limit=int(limit) if limit and limit >= 1 else limit, batch_size=batch_size,
                                dtype=dtype, log_samples=log_samples)
     except BenchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     mine = [r for r in board["rows"] if row_key(r) in set(board["this_run"])]
     if as_json:
         print(json.dumps(mine, default=str))

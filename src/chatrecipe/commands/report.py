@@ -1,4 +1,5 @@
-"""`chatrecipe report`: thin command over the report builder and its live view."""
+"""`chatrecipe report RUN_DIR...`: the self-contained HTML report of one run, several side by side, a leaderboard
+across runs, or a live view that rebuilds while a run is in progress."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The red-team report section: checkpoint x category tables of attack success and over-refusal, with intervals.
 
 Reads only `redteam.json` (the dict `run_redteam` returns), so the report can be rebuilt from the files alone.
-Returns `(section, per_model)` in the shape of `chatrecipe.eval_sections`: the section the report shows and
-the headline figures (value with interval) the cross-run leaderboard collects.
+Returns `(section, per_model)` like every evaluation formatter (report/sections/__init__.py): the section the
+report shows and the headline figures (value with interval) the cross-run leaderboard collects.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`chatrecipe annotate`: the command-line face of this stage; thin commands, heavy imports inside them.
+"""`chatrecipe annotate`: the annotation web app's commands — people, projects, serving, export and agreement.
 
 Run as: `chatrecipe annotate add-annotator --db annotate.db --name ana`, then `create-project`, `serve`,
 `export` and `agreement`. `--db` takes a SQLite path (the default, WAL mode) or a `postgresql://` URL.
@@ -12,16 +12,11 @@ from typing import List, Optional
 
 import typer
 
+from chatrecipe.commands.messages import fail
+
 app = typer.Typer(help="Collect demonstrations and preferences from people in a web app; export and agreement.", no_args_is_help=True, add_completion=False)
 
 DB_HELP = "Database: a SQLite file path (default annotate.db) or a postgresql://user@host/db URL."
-
-
-def _fail(message: str, code: int = 2) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -63,7 +58,7 @@ def add_annotator_command(
         with make_sessionmaker(make_engine(db)).begin() as session:
             token = add_annotator(session, name)
     except ProjectError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(json.dumps({"name": name, "token": token}))
 
 
@@ -94,7 +89,7 @@ def create_project_command(
                                      models=model, guidelines=guidelines.read_text() if guidelines else "",
                                      annotators=annotator or None, backend_for=default_backend_for(None), seed=seed)
     except (ProjectError, RecordFileError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(json.dumps(summary))
 
 
@@ -112,7 +107,7 @@ def export(
     from chatrecipe.data.records import write_records, write_rejected
 
     if kind not in KINDS:
-        _fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     with make_sessionmaker(make_engine(db))() as session:
         records, rejected = run_export(session, kind, project)
     write_records(output, records)

@@ -1,8 +1,8 @@
-"""`chatrecipe synth`: the command-line face of this stage; thin commands, heavy imports inside them.
+"""`chatrecipe synth self-instruct | roleplay | pairs`: bootstrap data with LLMs, one method at a time.
 
 Each command runs one method with the recipe's `synth:` section (`--config`) or the defaults, plus `--set`
 overrides: a key of the section (`generator=openai:gpt-4o-mini`, `language=null`) or of the method
-(`rounds=3`, `k=4`), written to the same output folder layout as the pipeline's synth stage.
+(`rounds=3`, `k=4`), written to the same output folder layout as the pipeline's synth stage (pipeline/synth.py), which runs them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from chatrecipe.commands.messages import fail
 
 app = typer.Typer(help="Bootstrap data with LLMs: self-instruct, roleplayed dialogs, AI-feedback preference pairs.",
                   no_args_is_help=True, add_completion=False)
@@ -54,19 +56,16 @@ def _command(command: str):
         base_url: Optional[str] = typer.Option(None, help="Endpoint for openai: models."),
         seed: int = typer.Option(42, help="Seed for sampling examples, personas and prompts."),
     ) -> None:
-        from rich.console import Console
-
+        from chatrecipe.pipeline.synth import synthesize
         from chatrecipe.recipe import RecipeError
         from chatrecipe.synth.requests import SynthStopped
         from chatrecipe.synth.sources import SynthInputError
-        from chatrecipe.synth.stage import run_stage
 
         try:
-            result = run_stage(section_for(command, config, set_, generator, base_url), output_dir=output_dir,
+            result = synthesize(section_for(command, config, set_, generator, base_url), output_dir=output_dir,
                                seed=seed)
         except (RecipeError, SynthInputError, SynthStopped, ValueError) as exc:
-            Console(stderr=True).print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2)
+            fail(str(exc))
         for name, path in result["artifacts"].items():
             typer.echo(f"{name}: {path}")
         typer.echo(f"summary: {output_dir / 'summary.json'}")
@@ -83,9 +82,3 @@ def _command(command: str):
 for _name in METHOD_OF:
     app.command(_name)(_command(_name))
 
-
-def run_command(command: str, argv: list[str] | None) -> None:
-    """Entry for `python -m chatrecipe.synth.<method>`: the same options as the `chatrecipe synth` command."""
-    import sys
-
-    app(args=[command, *(sys.argv[1:] if argv is None else argv)], prog_name=f"chatrecipe.synth.{METHOD_OF[command]}")

@@ -1,4 +1,4 @@
-"""The data stage of `chatrecipe run`: load, validate, clean and describe the training data before any training.
+"""The `data` section of a recipe: load, validate, clean and describe the training data before any training.
 
 Order matters and follows the recipe: validate (reject with reasons), deduplicate, remove what overlaps the
 evaluation questions ("doping" between training and eval), filter by length, optionally subsample (for
@@ -10,11 +10,48 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Optional
 
 from chatrecipe.data.records import load_records, write_records, write_rejected
-from chatrecipe.models import load_tokenizer
+from chatrecipe.data.resources import resource_path
+from chatrecipe.pipeline.context import Run
+
+
+@dataclass
+class DataArgs:
+    """The `data` section: which files to train on and how to clean them."""
+
+    sft_files: list[str] = field(default_factory=lambda: ["starter:sft.jsonl"])
+    """Conversation files (any format `chatrecipe data convert` reads); `starter:` names the shipped set."""
+    preference_files: list[str] = field(default_factory=lambda: ["starter:preferences.jsonl"])
+    """Preference files for the reward model and DPO."""
+    eval_questions: str = "questions:chatrecipe-eval.jsonl"
+    """Held-out questions (MT-Bench format) answered and judged in evaluation; also checked for contamination."""
+    size: Optional[int] = None
+    """Keep this many SFT conversations (seeded sample); for dataset-size ablations with --sweep."""
+    target_mix: Optional[str] = "instructgpt"
+    """Task mix to compare the SFT data against (instructgpt, surge10k, h4-preferences, or a YAML path)."""
+    dedup: bool = True
+    """Remove exact and near duplicates (MinHash LSH)."""
+    decontaminate: bool = True
+    """Remove training records that share an n-gram with the evaluation questions."""
+    ngram: int = 13
+    """n for decontamination."""
+    max_tokens: Optional[int] = 2048
+    """Drop examples longer than this many tokens in total."""
+    classify: bool = False
+    """Label records that have no task category (offline embedding classifier) before the task table."""
+
+
+def run_stage(run: Run) -> dict:
+    """The data stage of `chatrecipe run`: the recipe's files plus what a synth stage made."""
+    (args,) = run.settings("data", DataArgs)
+    extra_sft = [run.artifacts["synth_sft"]] if run.artifacts.get("synth_sft") else []
+    extra_pref = [run.artifacts["synth_preferences"]] if run.artifacts.get("synth_preferences") else []
+    return prepare_data(args, model=run.model, output_dir=run.stage_dir("data"), seed=run.seed,
+                        extra_sft=extra_sft, extra_preferences=extra_pref)
 
 
 def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
@@ -64,21 +101,23 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
     return records, removed, report
 
 
-def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: list, extra_preferences: list,
-                 resolve: Callable[[str], Path]) -> dict:
+def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, extra_sft: list,
+                 extra_preferences: list) -> dict:
     """Write data/sft.jsonl, data/preferences.jsonl, data/questions.jsonl, rejected files, stats and a report section."""
     from chatrecipe.data.stats import dataset_stats, write_stats
+    from chatrecipe.models import load_tokenizer
+    from chatrecipe.report.sections.data import data_section
 
     tokenizer = load_tokenizer(model)
-    questions_path = resolve(args.eval_questions)
+    questions_path = resource_path(args.eval_questions)
     loaded_questions = load_records(questions_path, "question")
     questions = loaded_questions.records
     write_records(output_dir / "questions.jsonl", questions)
     write_rejected(output_dir / "questions.jsonl", loaded_questions.rejected)
 
     outputs, metrics, sections = {}, {}, []
-    sets = {"sft": ("conversation", [resolve(p) for p in args.sft_files] + [Path(p) for p in extra_sft]),
-            "preferences": ("preference", [resolve(p) for p in args.preference_files] +
+    sets = {"sft": ("conversation", [resource_path(p) for p in args.sft_files] + [Path(p) for p in extra_sft]),
+            "preferences": ("preference", [resource_path(p) for p in args.preference_files] +
                             [Path(p) for p in extra_preferences])}
     for name, (kind, paths) in sets.items():
         if not paths:
@@ -104,27 +143,8 @@ def prepare_data(args, *, model: str, output_dir: Path, seed: int, extra_sft: li
         metrics[name] = counts
         sections.append((name, counts, before, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots
                                                        if str(p).endswith(".png")]))
-    (output_dir / "report.json").write_text(json.dumps(_section(sections, model), indent=1, default=str))
+    (output_dir / "report.json").write_text(json.dumps(data_section(sections, model), indent=1, default=str))
     return {"metrics": metrics,
             "artifacts": {"sft_data": outputs.get("sft"), "preference_data": outputs.get("preferences"),
                           "questions": str(output_dir / "questions.jsonl")}}
 
-
-def _section(sets: list, model: str) -> dict:
-    """The report section: counts removed at each step, then the recipe's length and task tables after cleaning."""
-    from chatrecipe.data.stats import stats_tables
-
-    tables, plots, warnings = [], [], []
-    rows = [[name, c["loaded"], c["rejected"], c.get("duplicates", 0), c.get("contaminated", 0),
-             c.get("filtered", 0), c["kept"]] for name, c, *_ in sets]
-    tables.append({"title": "What each step removed", "columns": ["set", "loaded", "rejected (invalid)",
-                   "duplicates", "contaminated (eval overlap)", "too long", "kept"], "rows": rows})
-    for name, counts, before, after, set_plots in sets:
-        for table in stats_tables(after):
-            tables.append({**table, "title": f"{name}: {table['title']}"})
-        plots += set_plots
-        if counts.get("contaminated"):
-            warnings.append(f"{counts['contaminated']} {name} records overlapped the evaluation questions and were "
-                            "removed; scores on contaminated questions would be inflated.")
-    return {"title": "Data", "order": 10, "tables": tables, "plots": plots, "warnings": warnings,
-            "text": f"Lengths are in tokens of {model}'s tokenizer.", "provenance": {"tokenizer": model}}

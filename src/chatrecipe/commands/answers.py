@@ -1,4 +1,5 @@
-"""Top-level `chatrecipe serve | chat | generate`: thin commands over the backends and answer generation."""
+"""`chatrecipe generate | serve | chat`: answers from any model — answer files for judging, an OpenAI-compatible
+server, a terminal chat. Run as: `chatrecipe generate --model M --questions q.jsonl -o answers.jsonl`."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ recipe's internal leaderboard does and attach the caveats that apply.
 
 from __future__ import annotations
 
-from chatrecipe.evaluate.audit import wilson
+from chatrecipe.stats import normal_interval, wilson
 
 
 def _pct(value) -> str:
@@ -71,10 +71,8 @@ def lm_bench_section(results: dict, names: dict[str, str] | None = None) -> tupl
         model = names.get(row["model"], row["model"])
         table.setdefault((model, row["revision"], row["dtype"]), {})[row["benchmark"]] = row
         if isinstance(row.get("value"), (int, float)):
-            stderr = row.get("stderr")
-            interval = {"ci_low": row["value"] - 1.96 * stderr, "ci_high": row["value"] + 1.96 * stderr} \
-                if isinstance(stderr, (int, float)) else {}
-            per_model.setdefault(model, {})[row["benchmark"]] = {"value": row["value"], **interval}
+            per_model.setdefault(model, {})[row["benchmark"]] = {"value": row["value"],
+                                                                 **normal_interval(row["value"], row.get("stderr"))}
     rows = [[model, revision, dtype, *[_bench_cell(cells.get(b)) for b in benchmarks]]
             for (model, revision, dtype), cells in sorted(table.items())]
     warnings = [f"{names.get(r['model'], r['model'])}: {r['benchmark']} ran on a --limit of {r['limit']} items; "

@@ -1,4 +1,8 @@
-"""`chatrecipe judge single | pairwise`: judge answer files with any model, writing judgment records, resumably."""
+"""`chatrecipe judge single | pairwise`: judge answer files with any model, writing judgment records, resumably.
+
+Run as: `chatrecipe judge pairwise --judge openai:gpt-4o --questions q.jsonl --answers-a a.jsonl --answers-b b.jsonl
+-o judgments.jsonl`.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatrecipe.evaluate.benchmark_sections import lm_bench_section, rm_bench_section
+from chatrecipe.report.sections.benchmarks import lm_bench_section, rm_bench_section
 
 
 def _row(model, kind, accuracy, correct, scored, ties=0):

@@ -1,0 +1,36 @@
+"""How commands speak to people: errors that say what to do (on stderr, with an exit code), rejected rows by file
+and line, and where results were written. Plain text, never wrapped, so messages stay greppable in logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Stop the command: `error: <message>` on stderr and a non-zero exit (2: bad input, 1: less than asked)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def show_rejected(rejected: list[dict], limit: int = 20) -> None:
+    """The first rejected rows, by file, line and field, on stderr; the rest are counted."""
+    for item in rejected[:limit]:
+        field = f" field '{item['field']}'" if item.get("field") else ""
+        typer.echo(f"{item.get('file')}:{item.get('line')}{field}: {item['reason']}", err=True)
+    if len(rejected) > limit:
+        typer.echo(f"... and {len(rejected) - limit} more rejected rows", err=True)
+
+
+def write_section_outputs(section: dict, out: Path, stem: str) -> None:
+    """`--out DIR`: the section a command computed as JSON, Markdown, CSV and PNG files people open."""
+    from chatrecipe.report.build import write_section_files
+
+    written = write_section_files(section, out, stem)
+    typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}", err=True)

@@ -1,0 +1,23 @@
+"""The data section of the report: what each cleaning step removed, then the recipe's length and task tables."""
+
+from __future__ import annotations
+
+from chatrecipe.data.stats import stats_tables
+
+
+def data_section(sets: list, model: str) -> dict:
+    """`sets`: (name, counts, stats before, stats after, plot paths) per set, as the data stage measured them."""
+    tables, plots, warnings = [], [], []
+    rows = [[name, c["loaded"], c["rejected"], c.get("duplicates", 0), c.get("contaminated", 0),
+             c.get("filtered", 0), c["kept"]] for name, c, *_ in sets]
+    tables.append({"title": "What each step removed", "columns": ["set", "loaded", "rejected (invalid)",
+                   "duplicates", "contaminated (eval overlap)", "too long", "kept"], "rows": rows})
+    for name, counts, before, after, set_plots in sets:
+        for table in stats_tables(after):
+            tables.append({**table, "title": f"{name}: {table['title']}"})
+        plots += set_plots
+        if counts.get("contaminated"):
+            warnings.append(f"{counts['contaminated']} {name} records overlapped the evaluation questions and were "
+                            "removed; scores on contaminated questions would be inflated.")
+    return {"title": "Data", "order": 10, "tables": tables, "plots": plots, "warnings": warnings,
+            "text": f"Lengths are in tokens of {model}'s tokenizer.", "provenance": {"tokenizer": model}}
