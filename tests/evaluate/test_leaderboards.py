@@ -114,3 +114,27 @@ def test_online_elo_and_battles_from_judgments():
     assert battles_from_judgments(judgments, [{"question_id": 1, "category": "math"}]) == [
         {"model_a": "s", "model_b": "b", "winner": "tie", "question_id": 1, "category": "math", "judge": "j",
          "turn": 1}]
+
+
+def test_elo_out_writes_the_printed_leaderboard_with_its_anchor(tmp_path):
+    """`eval elo --anchor M --out DIR`: the files hold the same ratings the command printed, anchored on M."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    battles = tmp_path / "battles.jsonl"
+    rows = ([{"model_a": "a", "model_b": "b", "winner": "model_a"}] * 6 + [{"model_a": "b", "model_b": "c",
+            "winner": "model_a"}] * 6 + [{"model_a": "a", "model_b": "c", "winner": "model_b"}] * 2
+            + [{"model_a": "a", "model_b": "b", "winner": "model_b"}] * 2)
+    battles.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(app, ["eval", "elo", str(battles), "--anchor", "c", "--bootstrap", "20",
+                                      "--out", str(tmp_path / "elo"), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["tie_allowed"]["c"]["value"] == pytest.approx(1000.0)
+    table = json.loads((tmp_path / "elo" / "elo.json").read_text())["tables"][0]
+    written = {row[0]: float(row[1]) for row in table["rows"]}
+    assert written["c"] == 1000.0
+    assert written == {m: round(v["value"]) for m, v in printed["tie_allowed"].items()}
