@@ -9,6 +9,24 @@ from pathlib import Path
 
 PREFIXES = {"starter:": "starter", "questions:": "questions", "redteam:": "redteam", "rm:": "rm_testsets",
             "mix:": "mixes", "classify:": "classify"}
+STARTER_SFT, STARTER_PREFERENCES = "starter:sft.jsonl", "starter:preferences.jsonl"
+STARTER_NOTICE = ("the recipe names no data, so it trains on the shipped starter sets (toy data: 120 conversations, "
+                  "94 preference pairs); name data.sft_files and data.preference_files to train on yours")
+
+
+def training_files(sft_files: list | None, preference_files: list | None, extra_sft: list = (),
+                   extra_preferences: list = ()) -> tuple[list, list, bool]:
+    """(SFT files, preference files, whether the starter sets stand in) for a recipe's data section.
+
+    The starter sets are toy data: they stand in only when a recipe names no data at all (and synth made none).
+    Naming any file replaces both, so a team's own SFT files never get the starter pairs mixed into their reward
+    model and DPO; a stage left without data then says so instead of training on toy pairs.
+    """
+    sft = [*(sft_files or []), *extra_sft]
+    preferences = [*(preference_files or []), *extra_preferences]
+    if sft or preferences:
+        return sft, preferences, False
+    return [STARTER_SFT], [STARTER_PREFERENCES], True
 
 
 def resource_path(ref: str | Path) -> Path:

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from chatrecipe.data.records import load_records, write_records, write_rejected
-from chatrecipe.data.resources import resource_path
+from chatrecipe.data.resources import (STARTER_NOTICE, STARTER_PREFERENCES, STARTER_SFT, resource_path,
+                                       training_files)
 from chatrecipe.pipeline.context import Run
+from chatrecipe.recipe import RecipeError
 
 
 @dataclass
 class DataArgs:
     """The `data` section: which files to train on and how to clean them."""
 
-    sft_files: list[str] = field(default_factory=lambda: ["starter:sft.jsonl"])
-    """Conversation files (any format `chatrecipe data convert` reads); `starter:` names the shipped set."""
-    preference_files: list[str] = field(default_factory=lambda: ["starter:preferences.jsonl"])
-    """Preference files for the reward model and DPO."""
+    sft_files: Optional[list[str]] = None
+    """Conversation files (any format `chatrecipe data convert` reads); `starter:sft.jsonl` names the shipped toy
+    set, which is also used when the recipe names no data file at all (and only then)."""
+    preference_files: Optional[list[str]] = None
+    """Preference files for the reward model, DPO and RL prompts (`starter:preferences.jsonl`: the shipped toy set)."""
     eval_questions: str = "questions:chatrecipe-eval.jsonl"
     """Held-out questions (MT-Bench format) answered and judged in evaluation; also checked for contamination."""
     size: Optional[int] = None
@@ -48,10 +51,22 @@ class DataArgs:
 def run_stage(run: Run) -> dict:
     """The data stage of `chatrecipe run`: the recipe's files plus what a synth stage made."""
     (args,) = run.settings("data", DataArgs)
-    extra_sft = [run.artifacts["synth_sft"]] if run.artifacts.get("synth_sft") else []
-    extra_pref = [run.artifacts["synth_preferences"]] if run.artifacts.get("synth_preferences") else []
-    return prepare_data(args, model=run.model, output_dir=run.stage_dir("data"), seed=run.seed,
-                        extra_sft=extra_sft, extra_preferences=extra_pref)
+    sft, preferences, starter = training_files(
+        args.sft_files, args.preference_files,
+        [run.artifacts["synth_sft"]] if run.artifacts.get("synth_sft") else [],
+        [run.artifacts["synth_preferences"]] if run.artifacts.get("synth_preferences") else [])
+    for stage in ("sft", "rm", "dpo", "rl"):
+        key, files, toy = (("sft_files", sft, STARTER_SFT) if stage == "sft" else
+                           ("preference_files", preferences, STARTER_PREFERENCES))
+        if stage in run.recipe and not files:
+            raise RecipeError(f"{stage}: the recipe names data files but no data.{key}, so {stage} has nothing to "
+                              f"train on; name data.{key} ({toy} is the shipped toy set) or remove the section")
+    if starter:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[yellow]warning:[/] {STARTER_NOTICE}")
+    return prepare_data(args, model=run.model, output_dir=run.stage_dir("data"), seed=run.seed, sft_files=sft,
+                        preference_files=preferences, starter=starter)
 
 
 def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
@@ -101,8 +116,8 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
     return records, removed, report
 
 
-def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, extra_sft: list,
-                 extra_preferences: list) -> dict:
+def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft_files: list,
+                 preference_files: list, starter: bool = False) -> dict:
     """Write data/sft.jsonl, data/preferences.jsonl, data/questions.jsonl, rejected files, stats and a report section."""
     from chatrecipe.data.stats import dataset_stats, write_stats
     from chatrecipe.models import load_tokenizer
@@ -116,9 +131,8 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, ext
     write_rejected(output_dir / "questions.jsonl", loaded_questions.rejected)
 
     outputs, metrics, sections = {}, {}, []
-    sets = {"sft": ("conversation", [resource_path(p) for p in args.sft_files] + [Path(p) for p in extra_sft]),
-            "preferences": ("preference", [resource_path(p) for p in args.preference_files] +
-                            [Path(p) for p in extra_preferences])}
+    sets = {"sft": ("conversation", [resource_path(p) for p in sft_files]),
+            "preferences": ("preference", [resource_path(p) for p in preference_files])}
     for name, (kind, paths) in sets.items():
         if not paths:
             continue
@@ -143,8 +157,10 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, ext
         metrics[name] = counts
         sections.append((name, counts, before, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots
                                                        if str(p).endswith(".png")]))
-    (output_dir / "report.json").write_text(json.dumps(data_section(sections, model), indent=1, default=str))
+    section = data_section(sections, model, notice=STARTER_NOTICE if starter else None,
+                           files={"sft": [str(p) for p in sft_files], "preferences": [str(p) for p in preference_files]})
+    (output_dir / "report.json").write_text(json.dumps(section, indent=1, default=str))
     return {"metrics": metrics,
-            "artifacts": {"sft_data": outputs.get("sft"), "preference_data": outputs.get("preferences"),
+            "artifacts": {"starter_data": starter, "sft_data": outputs.get("sft"), "preference_data": outputs.get("preferences"),
                           "questions": str(output_dir / "questions.jsonl")}}
 

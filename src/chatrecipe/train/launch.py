@@ -8,11 +8,10 @@ section, a dotted key any section. Plain argparse, no Typer: a launched process 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-INPUTS = {"sft": "sft_files", "rm": "preference_files", "dpo": "preference_files", "rl": "preference_files"}
-STARTER = {"sft_files": "starter:sft.jsonl", "preference_files": "starter:preferences.jsonl"}
 
 
 @dataclass
@@ -44,13 +43,19 @@ class Launch:
 def resolve(stage: str, config: Path, overrides: list[str] = (), output_dir: Path | None = None,
             resume: bool | str = True, reward_model: str | None = None, model: str | None = None) -> Launch:
     """Read the recipe with the overrides and name the stage's model, input files and output folder."""
-    from chatrecipe.data.resources import resource_path
+    from chatrecipe.data.resources import STARTER_NOTICE, resource_path, training_files
     from chatrecipe.models import EMBEDDED
-    from chatrecipe.recipe import load_recipe
+    from chatrecipe.recipe import RecipeError, load_recipe
 
     recipe = load_recipe(config, [o if "." in o.split("=", 1)[0] else f"{stage}.{o}" for o in overrides])
     data = recipe.get("data") or {}
-    files = data.get(INPUTS[stage]) or [STARTER[INPUTS[stage]]]
+    sft, preferences, starter = training_files(data.get("sft_files"), data.get("preference_files"))
+    files = sft if stage == "sft" else preferences
+    key = "sft_files" if stage == "sft" else "preference_files"
+    if not files:
+        raise RecipeError(f"{stage}: {config} names data files but no data.{key}; name the files {stage} trains on")
+    if starter:
+        print(f"warning: {STARTER_NOTICE}", file=sys.stderr)
     return Launch(stage=stage, section=recipe.get(stage) or {},
                   model=model or (recipe.get("model") or {}).get("name", EMBEDDED),
                   files=[resource_path(f) for f in files],

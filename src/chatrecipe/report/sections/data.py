@@ -5,9 +5,10 @@ from __future__ import annotations
 from chatrecipe.data.stats import stats_tables
 
 
-def data_section(sets: list, model: str) -> dict:
-    """`sets`: (name, counts, stats before, stats after, plot paths) per set, as the data stage measured them."""
-    tables, plots, warnings = [], [], []
+def data_section(sets: list, model: str, notice: str | None = None, files: dict | None = None) -> dict:
+    """`sets`: (name, counts, stats before, stats after, plot paths) per set, as the data stage measured them;
+    `notice`: a warning that heads the section (the starter sets standing in for the recipe's data)."""
+    tables, plots, warnings = [], [], [notice[0].upper() + notice[1:] + "."] if notice else []
     rows = [[name, c["loaded"], c["rejected"], c.get("duplicates", 0), c.get("contaminated", 0),
              c.get("filtered", 0), c["kept"]] for name, c, *_ in sets]
     tables.append({"title": "What each step removed", "columns": ["set", "loaded", "rejected (invalid)",
@@ -20,4 +21,4 @@ def data_section(sets: list, model: str) -> dict:
             warnings.append(f"{counts['contaminated']} {name} records overlapped the evaluation questions and were "
                             "removed; scores on contaminated questions would be inflated.")
     return {"title": "Data", "order": 10, "tables": tables, "plots": plots, "warnings": warnings,
-            "text": f"Lengths are in tokens of {model}'s tokenizer.", "provenance": {"tokenizer": model}}
+            "text": f"Lengths are in tokens of {model}'s tokenizer.", "provenance": {"tokenizer": model, "files": files or {}}}

@@ -1,0 +1,54 @@
+"""The data stage's choice of files: the shipped starter sets stand in only when a recipe names no data at all, and
+say so; naming any file replaces them, and a training stage left without data is refused before any work."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatrecipe.data.records import read_jsonl
+from chatrecipe.pipeline.runner import run_recipe
+from chatrecipe.recipe import RecipeError
+from chatrecipe.train.launch import resolve
+from tests.train_fixtures import write_conversations, write_preferences
+
+
+def _recipe(tmp_path, model, data: str, extra: str = "") -> str:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"name: t\nmodel: {{name: {model}}}\ndata: {data}\n{extra}")
+    return str(path)
+
+
+def _data(tmp_path, model, data: str) -> tuple:
+    run_dir = run_recipe(_recipe(tmp_path, model, "{decontaminate: false, " + data + "}"), runs_dir=tmp_path / "runs")
+    section = json.loads((run_dir / "data" / "report.json").read_text())
+    return run_dir, section
+
+
+def test_own_sft_files_get_no_starter_pairs_mixed_in(tmp_path, tiny_model_path):
+    sft = write_conversations(tmp_path / "sft.jsonl")
+    pairs = write_preferences(tmp_path / "pairs.jsonl")
+    run_dir, section = _data(tmp_path, tiny_model_path, f"sft_files: [{sft}], preference_files: [{pairs}]")
+    kept = read_jsonl(run_dir / "data" / "preferences.jsonl")
+    assert len(kept) == 8 and not any(r.get("source") == "chatrecipe-starter" for r in kept)
+    assert not any("starter" in w for w in section["warnings"])
+
+
+def test_a_training_stage_without_its_data_is_refused(tmp_path, tiny_model_path):
+    sft = write_conversations(tmp_path / "sft.jsonl")
+    with pytest.raises(RecipeError, match="no data.preference_files"):
+        run_recipe(_recipe(tmp_path, tiny_model_path, f"{{sft_files: [{sft}]}}", "dpo: {max_steps: 1}\n"),
+                   runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs" / "t" / "dpo").exists()  # refused before training started
+    with pytest.raises(RecipeError, match="no data.preference_files"):
+        resolve("dpo", _recipe(tmp_path, tiny_model_path, f"{{sft_files: [{sft}]}}"))
+
+
+def test_no_data_named_means_the_starter_sets_and_says_so(tmp_path, tiny_model_path, capfd):
+    run_dir, section = _data(tmp_path, tiny_model_path, "max_tokens: null")
+    assert "starter sets" in capfd.readouterr().err
+    assert any(w.startswith("The recipe names no data") for w in section["warnings"])
+    assert read_jsonl(run_dir / "data" / "preferences.jsonl")[0]["source"] == "chatrecipe-starter"
+    job = resolve("dpo", _recipe(tmp_path, tiny_model_path, "{}"))
+    assert [f.name for f in job.files] == ["preferences.jsonl"] and "starter" in str(job.files[0])
