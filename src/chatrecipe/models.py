@@ -230,12 +230,17 @@ def load_model(ref: str, *, dtype: str | None = None, trust_remote_code: bool = 
 
 
 def ensure_chat_template(tokenizer) -> str:
-    """Give a template-less tokenizer the ChatML default (adding its markers as special tokens if needed)."""
+    """Give a template-less tokenizer the ChatML default (adding its markers as special tokens if needed).
+
+    The substitution is recorded on the tokenizer (`chatrecipe_substituted`: the markers it had to add), so that
+    `check-template` and training can say the template is ours, not the model's.
+    """
     if not tokenizer.chat_template:
         missing = [t for t in ("<|im_start|>", "<|im_end|>") if t not in tokenizer.get_vocab()]
         if missing:
             tokenizer.add_special_tokens({"additional_special_tokens": missing})
         tokenizer.chat_template = CHATML_TEMPLATE
+        tokenizer.chatrecipe_substituted = missing
     return tokenizer.chat_template
 
 

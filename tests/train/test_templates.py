@@ -47,4 +47,22 @@ def test_check_template_command_on_a_model_folder(tiny_model_path, capsys):
     from chatrecipe.train.templates import check_template_command
 
     assert check_template_command(str(tiny_model_path)) == 0
-    assert "OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK" in out and "substituted" not in out
+
+
+def test_check_template_says_when_it_substituted_chatml(tmp_path, tiny_tokenizer, capsys):
+    """A model without a chat template is checked with chatrecipe's ChatML: the OK must say so."""
+    import shutil
+
+    from chatrecipe.train.templates import check_template_command
+    from tests.conftest import build_tiny_model
+
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = None
+    folder = build_tiny_model(tmp_path / "plain", tokenizer)
+    for leftover in folder.glob("chat_template.*"):
+        leftover.unlink() if leftover.is_file() else shutil.rmtree(leftover)
+    assert check_template_command(str(folder)) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "no chat template of its own: chatrecipe substituted ChatML" in out

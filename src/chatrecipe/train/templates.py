@@ -160,7 +160,14 @@ def check_template_command(target: str) -> int:
     console.print(text)
     for problem in report.problems:
         console.print(f"[red]FAIL[/] {problem}")
+    added = getattr(tokenizer, "chatrecipe_substituted", None)
+    if added is not None:
+        console.print(f"[yellow]NOTE[/] {ref} has no chat template of its own: chatrecipe substituted ChatML, so "
+                      "what follows checks ChatML, not the model's format"
+                      + (f"; it also added {', '.join(added)} to the vocabulary, whose embeddings are untrained "
+                         "until SFT teaches them" if added else ""))
     if report.ok:
         console.print(f"[green]OK[/] assistant turns and their {report.end_of_turn} are trained; generation stops "
-                      "on it; training and generation templates render the same text")
+                      "on it; training and generation templates render the same text"
+                      + (" (with the substituted ChatML template)" if added is not None else ""))
     return 0 if report.ok else 1
