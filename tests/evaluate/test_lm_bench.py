@@ -81,3 +81,35 @@ def test_missing_local_dataset_says_how_to_get_it(tmp_path, tiny_task, tiny_mode
                                       "--data-dir", str(empty), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "--data-dir" in result.output and "huggingface-cli download" in result.output
+
+
+def test_without_data_dir_it_stays_offline_and_fails_at_once(tmp_path, tiny_task, tiny_model_path, monkeypatch):
+    """No --data-dir on a machine without network: no connection is attempted (the hub client would retry for
+    minutes), and the error says how to get the dataset."""
+    import socket
+
+    import datasets.config
+    import huggingface_hub.constants
+    from typer.testing import CliRunner
+
+    from chatrecipe.commands.eval import app
+
+    for module, name in ((datasets.config, "HF_HUB_OFFLINE"), (datasets.config, "HF_DATASETS_OFFLINE"),
+                         (huggingface_hub.constants, "HF_HUB_OFFLINE")):
+        monkeypatch.setattr(module, name, False)  # as for a user who never set HF_HUB_OFFLINE
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if not (isinstance(address, tuple) and str(address[0]).startswith(("127.", "::1", "localhost"))):
+            attempts.append(address)
+            raise OSError("network is off in this test")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    tasks, _ = tiny_task
+    result = CliRunner().invoke(app, ["bench", str(tiny_model_path), "--task", "tinyqa", "--tasks-dir", str(tasks),
+                                      "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "--data-dir" in result.output and "--download" in result.output
+    assert attempts == []

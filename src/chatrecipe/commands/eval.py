@@ -369,6 +369,9 @@ def bench(
     batch_size: int = typer.Option(8),
     dtype: str = typer.Option("float32", help="float32 or bfloat16 (recorded in each row)."),
     log_samples: bool = typer.Option(False, help="Keep every prompt and answer in lm_bench_raw/."),
+    download: bool = typer.Option(False, help="Let lm-eval download datasets missing from --data-dir and the "
+                                  "Hugging Face cache (needs the network; off by default, so an offline machine "
+                                  "fails at once with the download hint)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Standard benchmarks (ARC, HellaSwag, MMLU, TruthfulQA) through lm-evaluation-harness; needs chatrecipe[bench]."""
@@ -380,7 +383,7 @@ def bench(
         board = run_benchmarks(model, task, output, data_dir=data_dir, tasks_dir=tasks_dir,
                                chat_template=chat_template, num_fewshot=num_fewshot,
                                limit=int(limit) if limit and limit >= 1 else limit, batch_size=batch_size,
-                               dtype=dtype, log_samples=log_samples)
+                               dtype=dtype, log_samples=log_samples, download=download)
     except BenchError as exc:
         fail(str(exc))
     mine = [r for r in board["rows"] if row_key(r) in set(board["this_run"])]

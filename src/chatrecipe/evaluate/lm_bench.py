@@ -9,10 +9,12 @@ module loads the model the way every chatrecipe stage does (adapters, the embedd
 template as instruct models need (lm-eval's `apply_chat_template`, few-shot examples as turns), and writes
 `<output>/lm_bench.json`: one row per model, revision, dtype and task, merged across runs, with provenance.
 
-Offline: `--data-dir DIR` holds local copies laid out as the hub names them (`DIR/allenai/ai2_arc`,
-`DIR/cais/mmlu`, ...; `huggingface-cli download --repo-type dataset NAME --local-dir DIR/NAME` where there is
-network). `datasets.load_dataset(NAME)` reads a local folder of that relative name before it would ask the hub,
-so lm-eval runs with DIR as its working folder and dataset downloads switched off.
+Offline by default: datasets come from `--data-dir DIR`, local copies laid out as the hub names them
+(`DIR/allenai/ai2_arc`, `DIR/cais/mmlu`, ...; `huggingface-cli download --repo-type dataset NAME --local-dir
+DIR/NAME` where there is network), or from the Hugging Face cache. `datasets.load_dataset(NAME)` reads a local
+folder of that relative name before it would ask the hub, so lm-eval runs with DIR as its working folder and hub
+access switched off; a missing dataset then fails at once with that hint, instead of the hub client retrying for
+minutes on a machine without network. `download=True` (`--download`) lets lm-eval fetch what is missing.
 """
 
 from __future__ import annotations
@@ -47,27 +49,26 @@ def resolve_task(name: str, num_fewshot: int | None) -> tuple[str, int | None, s
 
 
 @contextlib.contextmanager
-def local_datasets(data_dir: Path | None):
-    """Run with `data_dir` as the working folder and hub access off, so hub names resolve to local copies.
+def local_datasets(data_dir: Path | None, download: bool = False):
+    """Run with `data_dir` (if any) as the working folder and hub access off, so hub names resolve to local copies
+    or the cache; `download` leaves hub access on.
 
     The offline switches are read when `datasets` and `huggingface_hub` are imported, so they are set on the
     imported modules (and restored afterwards), not only in the environment.
     """
-    if data_dir is None:
-        yield
-        return
-    if not data_dir.is_dir():
+    if data_dir is not None and not data_dir.is_dir():
         raise BenchError(f"--data-dir {data_dir}: no such folder")
     import datasets.config
     import huggingface_hub.constants
 
-    switches = [(datasets.config, "HF_HUB_OFFLINE"), (datasets.config, "HF_DATASETS_OFFLINE"),
-                (huggingface_hub.constants, "HF_HUB_OFFLINE")]
+    switches = [] if download else [(datasets.config, "HF_HUB_OFFLINE"), (datasets.config, "HF_DATASETS_OFFLINE"),
+                                    (huggingface_hub.constants, "HF_HUB_OFFLINE")]
     saved = [getattr(module, name) for module, name in switches]
     previous_dir = os.getcwd()
     for module, name in switches:
         setattr(module, name, True)
-    os.chdir(data_dir)
+    if data_dir is not None:
+        os.chdir(data_dir)
     try:
         yield
     finally:
@@ -106,7 +107,7 @@ def _headline(task_results: dict, metric: str | None) -> tuple[str, float | None
 def run_benchmarks(model_ref: str, tasks: list[str], output_dir: str | Path, *, data_dir: Path | None = None,
                    tasks_dir: Path | None = None, chat_template: bool = True, num_fewshot: int | None = None,
                    limit: int | float | None = None, batch_size: int = 8, dtype: str = "float32",
-                   log_samples: bool = False) -> dict:
+                   log_samples: bool = False, download: bool = False) -> dict:
     """Evaluate one model on `tasks` and merge its rows into `<output_dir>/lm_bench.json`; returns the file."""
     try:
         import lm_eval
@@ -132,16 +133,16 @@ def run_benchmarks(model_ref: str, tasks: list[str], output_dir: str | Path, *, 
     rows, raw = [], {}
     for name, task, shots, metric in plan:
         started = time.time()
-        with local_datasets(data_dir):
+        with local_datasets(data_dir, download):
             try:
                 result = simple_evaluate(model=lm, tasks=[task], num_fewshot=shots, task_manager=manager, limit=limit,
                                          apply_chat_template=chat_template, fewshot_as_multiturn=chat_template,
                                          log_samples=log_samples, bootstrap_iters=1000)
             except (FileNotFoundError, ConnectionError, OSError, ValueError) as exc:
                 raise BenchError(
-                    f"{name} ({task}) could not load its dataset: {exc}. Offline, download it where there is network "
+                    f"{name} ({task}) could not load its dataset: {exc}. Download it where there is network "
                     "(`huggingface-cli download --repo-type dataset NAME --local-dir DIR/NAME`, NAME as in the task's "
-                    "dataset_path) and pass --data-dir DIR") from exc
+                    "dataset_path) and pass --data-dir DIR, or pass --download to let lm-eval fetch it") from exc
         metric_name, value, stderr, metrics = _headline(result["results"].get(task, {}), metric)
         config = result.get("configs", {}).get(task) or {}
         rows.append({"model": model_ref, "revision": revision, "dtype": dtype, "benchmark": name, "task": task,
