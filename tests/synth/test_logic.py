@@ -130,7 +130,7 @@ def test_next_category_follows_the_target_shares():
     assert counts == Counter(coding=7, math=3)
 
 
-def test_self_instruct_counts_every_rejection_with_its_reason(tmp_path):
+def test_self_instruct_counts_every_rejection_with_its_reason(tmp_path, capfd):
     result, summary, backend, script = scripted(tmp_path, {"self_instruct": {
         "tasks_per_round": 10, "tasks_per_request": 5, "rounds": 2, "target_mix": "mix:h4-preferences.yaml"}})
     report = summary["methods"]["self_instruct"]
@@ -154,6 +154,9 @@ def test_self_instruct_counts_every_rejection_with_its_reason(tmp_path):
     assert sum(line["file"] == "self_instruct" for line in lines) == sum(rejected.values()) - rejected.get(
         "instruction: beyond the number asked for", 0)
     assert load_records(tmp_path / "out" / "sft.jsonl", "conversation").counts["rejected"] == 0
+    console = capfd.readouterr().err  # the main reasons, on plain lines a narrow log cannot wrap away
+    assert "self_instruct: kept 3 of 20; 17 rejected, mostly: instruction: blacklisted (4)" in console
+    assert str(tmp_path / "out" / "sft.rejected.jsonl") in console
 
 
 def test_roleplay_stop_rules_metadata_and_budget(tmp_path):

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,13 @@ def print_summary(summary: dict) -> None:
         table.add_row(name, str(counts["generated"]), str(counts["kept"]), reasons)
     console = Console(stderr=True)
     console.print(table)
+    for name, counts in summary["methods"].items():
+        lost = sum(counts["rejected"].values())
+        if lost:  # plain lines too: a table cell wraps long reasons out of sight in a narrow log
+            reasons = "; ".join(f"{r} ({n})" for r, n in list(counts["rejected"].items())[:3])
+            where = summary.get("outputs", {}).get("rejected_preferences" if name == "pairs" else "rejected_sft")
+            print(f"{name}: kept {counts['kept']} of {counts['generated']}; {lost} rejected, mostly: {reasons}"
+                  + (f"; every one with its reason in {where}" if where else ""), file=sys.stderr)
     usage = summary["usage"]
     cost = f"${usage['cost']:.4f}" if usage["priced"] else "no price known (local or unpriced models)"
     console.print(f"{usage['requests']} requests ({usage['cached']} from cache, {usage['failed']} failed), "
