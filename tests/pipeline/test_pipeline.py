@@ -73,6 +73,23 @@ def test_failed_stage_is_recorded_and_resumed(tmp_path, counting_stages):
     assert counting_stages == ["report"]  # data was complete
 
 
+def test_an_interrupted_stage_says_it_resumes_and_the_manifest_records_it(tmp_path, counting_stages, monkeypatch,
+                                                                           capsys):
+    recipe = write_recipe(tmp_path, "name: t\ndata: {}\n")
+    original = pipeline.STAGES["data"]
+    monkeypatch.setitem(pipeline.STAGES, "data", lambda run: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    started = json.loads((tmp_path / "runs" / "t" / "data" / "attempt.json").read_text())["started"]
+    monkeypatch.setitem(pipeline.STAGES, "data", original)
+    capsys.readouterr()
+    pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert f"resuming the interrupted attempt of {started}" in " ".join(capsys.readouterr().err.split())
+    manifest = json.loads((tmp_path / "runs" / "t" / "manifest.json").read_text())
+    assert manifest["stages"]["data"]["status"] == "done"
+    assert manifest["stages"]["data"]["resumed_attempt_of"] == started
+
+
 def test_bad_sections_fail_before_any_work(tmp_path, counting_stages):
     recipe = write_recipe(tmp_path, "name: t\ndata: {}\ngenerate: {max_new_tokens: lots}\n")
     with pytest.raises(RecipeError, match="generate.max_new_tokens"):

@@ -80,16 +80,24 @@ def _write_manifest(run: Run, statuses: dict) -> None:
     tmp.replace(run.run_dir / "manifest.json")
 
 
-def _prepare_stage_dir(folder: Path, fingerprint: str, console) -> None:
+def _prepare_stage_dir(folder: Path, fingerprint: str, console) -> str | None:
     """Resume only an interrupted attempt with the same inputs; outputs made from other inputs are cleared.
 
     Checkpoints and partial answer files from a different configuration must not be resumed into this one;
-    content-keyed caches (`cache/`) stay, since a key can only match the request it was made for.
+    content-keyed caches (`cache/`) stay, since a key can only match the request it was made for. Returns when the
+    resumed attempt started (None for a fresh start), which the manifest records.
     """
     import shutil
 
     attempt = folder / "attempt.json"
-    if folder.is_dir() and (not attempt.exists() or json.loads(attempt.read_text()).get("fingerprint") != fingerprint):
+    previous = json.loads(attempt.read_text()) if attempt.exists() else {}
+    resumed = None
+    if previous.get("fingerprint") == fingerprint:
+        resumed = previous.get("started")
+        done = (folder / "stage.json").exists()
+        console.print(f"[yellow]  {'running again' if done else 'resuming the interrupted attempt'} of {resumed} "
+                      "with the same inputs: what it finished is kept (checkpoints, answers, cached judgments)[/]")
+    elif folder.is_dir():
         stale = [p for p in folder.iterdir() if p.name != "cache"]
         if stale:
             console.print(f"[dim]  clearing {len(stale)} outputs of {folder.name} made from other inputs[/]")
@@ -97,6 +105,7 @@ def _prepare_stage_dir(folder: Path, fingerprint: str, console) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     attempt.write_text(json.dumps({"fingerprint": fingerprint, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+    return resumed
 
 
 def validate_recipe(path: str | Path, overrides=()) -> list[str]:
@@ -144,9 +153,10 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
             continue
         if previous is not None and name not in forced:
             console.print(f"[yellow]- {name}: inputs changed since the last run; running it again[/]")
-        _prepare_stage_dir(run.run_dir / name, fingerprint, console)
         console.rule(f"[bold]{name}")
-        statuses[name] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        resumed = _prepare_stage_dir(run.run_dir / name, fingerprint, console)
+        statuses[name] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                          **({"resumed_attempt_of": resumed} if resumed else {})}
         _write_manifest(run, statuses)
         stage_started = time.time()
         try:
@@ -168,7 +178,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
         tmp = marker.with_name("stage.json.tmp")
         tmp.write_text(json.dumps(record, indent=2, default=str))
         tmp.replace(marker)
-        statuses[name] = {**record, "status": "done"}
+        statuses[name] = {**record, "status": "done", **({"resumed_attempt_of": resumed} if resumed else {})}
         _write_manifest(run, statuses)
     _write_manifest(run, statuses)
     console.print(f"[green]run {recipe['name']} finished in {time.time() - started:.0f} s[/]: {run_dir}")

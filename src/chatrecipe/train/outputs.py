@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -63,12 +64,45 @@ def last_checkpoint(output_dir: Path) -> str | None:
 
 
 def resume_point(output_dir: Path, resume: bool | str) -> str | None:
-    """What to pass as `resume_from_checkpoint`: an explicit folder must exist; True means 'the latest, if any'."""
+    """What to pass as `resume_from_checkpoint`: an explicit folder must exist; True means 'the latest, if any'.
+    A resume is announced on stderr with the step it continues from, before any work."""
     if isinstance(resume, str):
         if not Path(resume).is_dir():
             raise TrainingInputError(f"--resume {resume}: no such checkpoint folder; omit it to start fresh")
-        return resume
-    return last_checkpoint(output_dir) if resume else None
+        checkpoint = resume
+    else:
+        checkpoint = last_checkpoint(output_dir) if resume else None
+    if checkpoint:
+        print(f"resuming {Path(output_dir).name} from {checkpoint} (step {checkpoint_step(checkpoint)}); "
+              "pass --fresh (or delete the checkpoints) to start over", file=sys.stderr)
+    return checkpoint
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The global step a checkpoint was saved at (its trainer_state.json, else its folder name)."""
+    state = Path(checkpoint) / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text())["global_step"])
+    return int(Path(checkpoint).name.rpartition("-")[2])
+
+
+def whole_run_loss(history: list[dict], session_loss: float, global_step: int, resumed_at: int) -> dict:
+    """train_loss over every step of a resumed run, not only this session's.
+
+    The trainer's own `train_loss` averages the steps it ran since the checkpoint; the steps before are in the log
+    history the checkpoint restored, one mean loss per logging window. Steps between the last logged window and the
+    checkpoint have no recorded loss anywhere: they are counted, not guessed.
+    """
+    before, covered = 0.0, 0
+    for entry in history:
+        if "loss" in entry and entry.get("step", 0) <= resumed_at:
+            before += entry["loss"] * (entry["step"] - covered)
+            covered = entry["step"]
+    session_steps = global_step - resumed_at
+    steps = covered + session_steps
+    return {"train_loss": (before + session_loss * session_steps) / steps if steps else session_loss,
+            "train_loss_this_session": session_loss, "resumed_at_step": resumed_at,
+            "steps_without_logged_loss": resumed_at - covered}
 
 
 def model_record(*, stage: str, base_model: str, method: str, **extra) -> dict:
@@ -163,6 +197,9 @@ def finish(trainer, output_dir: Path, train_result, started: float, extra: dict,
     metrics = {k: v for k, v in train_result.metrics.items() if isinstance(v, (int, float))}
     metrics.update(global_step=trainer.state.global_step, wall_seconds=round(time.time() - started, 1),
                    world_size=trainer.args.world_size, **extra)
+    if extra.get("resumed_from") and "train_loss" in metrics:
+        metrics.update(whole_run_loss(history, metrics["train_loss"], trainer.state.global_step,
+                                      checkpoint_step(extra["resumed_from"])))
     plot_curves(history, output_dir, curves)
     if trainer.accelerator.is_main_process:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
