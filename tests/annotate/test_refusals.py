@@ -17,7 +17,8 @@ from chatrecipe.annotate.projects import add_annotator, create_project
 from chatrecipe.annotate.store import DialogTurn, Submission
 from chatrecipe.annotate.web import MAX_TEXT
 from chatrecipe.backends import ScriptedBackend
-from tests.annotate_fixtures import ADMIN_TOKEN, Annotator, write_instruction_prompts, write_pairwise_prompts
+from tests.annotate_fixtures import (ADMIN_TOKEN, Annotator, fresh_database, write_instruction_prompts,
+                                     write_pairwise_prompts)
 from tests.servers import running
 
 
@@ -147,3 +148,33 @@ def test_the_sign_in_page_shows_only_its_own_messages(site):
     page = httpx.get(url + "/login", params={"error": lure}).text
     assert "evil.example" not in page and "expired. Sign in at" not in page
     assert "Everyone has been signed out" in httpx.get(url + "/login", params={"error": "signed-out-all"}).text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_over_long_names_are_refused_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before, on PostgreSQL: a project name, item id or model name over its column's 200 characters was a 500
+    (StringDataRightTruncation at commit); SQLite stored it."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "n.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+    app = create_app(db)
+    with app.state.sessions.begin() as session:
+        add_annotator(session, "ana")
+    rows = [{"id": "x" * 201, "prompt": "p", "response_a": "a", "response_b": "b"},
+            {"id": "long-model", "prompt": "p", "response_a": "a", "response_b": "b", "model_a": "m" * 201},
+            {"id": "fine", "prompt": "p", "response_a": "a", "response_b": "b"}]
+    blob = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with running(app) as url:
+        admin = Annotator(url, ADMIN_TOKEN, home="/admin")
+        admin.login()
+
+        def create(name):
+            return admin.client.post("/admin/projects", files={"prompts": ("p.jsonl", blob)},
+                                     data={"csrf": admin.csrf(), "name": name, "task": "pairwise"})
+
+        refused = create("n" * 201)
+        assert refused.status_code == 400 and "1-200 characters" in refused.text
+        made = create("names")
+        assert made.status_code == 200 and "1 items, 1 assignments, 2 rejected rows" in made.text
+        assert admin.client.post("/admin/annotators", data={"csrf": admin.csrf(), "name": "b" * 101}).status_code == 400
+    app.state.engine.dispose()
