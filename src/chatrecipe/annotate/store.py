@@ -1,9 +1,9 @@
 """Where annotations live: SQLAlchemy tables and the engine (SQLite in WAL mode by default, PostgreSQL by URL).
 
-SQLite files are created readable by their owner only (0600): they hold everyone's annotations and the hashes of
-sign-in tokens and sessions. Every submission carries a client-generated id with a unique constraint, and each assignment takes at most one
+Every submission carries a client-generated id with a unique constraint, and each assignment takes at most one
 submission, so a retried or replayed request is recognised instead of stored twice; a transaction commits before
-the server acknowledges, so an acknowledged submission survives the server being killed.
+the server acknowledges, so an acknowledged submission survives the server being killed. SQLite files are made
+readable by their owner only (0600): they hold everyone's annotations and the hashes of tokens and sessions.
 """
 
 from __future__ import annotations
