@@ -48,7 +48,7 @@ def serve(
         application = create_app(db, cache_dir=cache_dir or chatrecipe_home() / "annotate-cache",
                                  secure_cookies=secure_cookies, trusted_proxies=trusted_proxy)
     except KeyFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for note in application.state.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"annotation app on http://{host}:{port} (database {printable_url(db)})")
