@@ -117,16 +117,23 @@ def fresh_database(base_url: str) -> str:
     return f"{base_url}/{name}"
 
 
+def serve_command(db: str, port: int, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from chatrecipe.cli import app; app()", "annotate", "serve", "--db", db,
+            "--port", str(port), *args]
+
+
 @contextmanager
-def server_process(db: str, port: int, log: Path):
-    """`chatrecipe annotate serve` as a real process (so it can be SIGKILLed); yields the Popen."""
+def server_process(db: str, port: int, log: Path, args: tuple[str, ...] = ()):
+    """`chatrecipe annotate serve` as a real process (so it can be SIGKILLed); yields the Popen.
+
+    It waits for the server to answer for as long as the process lives; the deadline only catches a server
+    that hangs before it listens, generous because start-up time on a busy machine has no progress to watch.
+    """
     env = {**os.environ, "CHATRECIPE_ADMIN_TOKEN": ADMIN_TOKEN, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-c", "from chatrecipe.cli import app; app()", "annotate", "serve", "--db", db,
-               "--port", str(port)]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(serve_command(db, port, *args), env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 300
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:

@@ -202,3 +202,43 @@ def test_multi_turn_dialog_continues_with_the_chosen_answer(chromium, app_url, t
     assert second["prompt"][0]["content"].endswith("<script>window.__xss=1</script>")
     assert len(sft) == 1 and len(sft[0]["messages"]) == 4
     ctx.close()
+
+
+def test_an_over_long_demonstration_is_refused_with_the_text_kept(chromium, app_url, tmp_path):
+    """Before: 60,000 characters were cut to 50,000 and acknowledged; over 1 MiB the browser showed raw JSON
+    ({"detail": "Field exceeded maximum size of 1024KB."}) and the text was gone."""
+    from chatrecipe.annotate.store import Submission
+    from chatrecipe.annotate.web import MAX_TEXT
+
+    app, url = app_url
+    with app.state.sessions.begin() as session:
+        token = add_annotator(session, "fay")
+        create_project(session, "long", "demonstration", write_instruction_prompts(tmp_path / "d.jsonl", n=1))
+    ctx, page = sign_in(chromium, url, token)
+    page.click("#start")
+    # the browser keeps to the limit itself, and the count under the box says when it is reached
+    assert page.get_attribute("#text", "maxlength") == str(MAX_TEXT)
+    page.fill("#text", "a" * 20)
+    assert page.inner_text("#text-count") == f"20 of {MAX_TEXT:,} characters"
+    page.fill("#text", "a" * (MAX_TEXT + 5000))
+    assert len(page.input_value("#text")) == MAX_TEXT and "the limit" in page.inner_text("#text-count")
+    # a page without the limit (an old tab, a tampered form) posts more: refused, shown again, text kept
+    for size in (MAX_TEXT + 1, 1_100_000):
+        text = "\nStarts with a line break.\n" + "word " * (size // 5)
+        page.evaluate("document.querySelector('#text').removeAttribute('maxlength')")
+        page.fill("#text", text)
+        with page.expect_navigation() as navigation:
+            page.click("main form button[type=submit]")
+        assert navigation.value.status == 413
+        assert f"the limit is {MAX_TEXT:,}" in page.inner_text("p.error")
+        assert page.input_value("#text") == text and "over the limit" in page.inner_text("#text-count")
+        assert_nothing_ran(page)
+    shot(page, "demonstration-too-long")
+    with app.state.sessions() as session:
+        assert session.query(Submission).count() == 0
+    page.fill("#text", "Short and whole.")
+    submit(page)
+    assert "0 of 1 items left" in page.inner_text("main")
+    with app.state.sessions() as session:
+        assert [s.text for s in session.query(Submission)] == ["Short and whole."]
+    ctx.close()

@@ -1,5 +1,6 @@
 """The admin's pages: the dashboard (progress, throughput, time per item, agreement, position bias), creating
-annotators and projects, and downloading exports. Only a session signed in with CHATRECIPE_ADMIN_TOKEN gets here.
+annotators and projects, downloading exports, and signing everyone out. Only a session signed in with
+CHATRECIPE_ADMIN_TOKEN gets here.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from chatrecipe.annotate.export import KINDS, export
 from chatrecipe.annotate.progress import all_agreements, annotator_stats, project_progress
 from chatrecipe.annotate.projects import ProjectError, add_annotator, create_project
-from chatrecipe.annotate.web import check_csrf, render, require_admin
+from chatrecipe.annotate.security import COOKIE
+from chatrecipe.annotate.sessions import end_all_sessions
+from chatrecipe.annotate.web import check_csrf, read_form, render, require_admin
 
 router = APIRouter(prefix="/admin")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -42,7 +45,7 @@ async def dashboard(request: Request):
 @router.post("/annotators")
 async def new_annotator(request: Request):
     require_admin(request)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, form)
 
     def work():
@@ -59,7 +62,7 @@ async def new_annotator(request: Request):
 @router.post("/projects")
 async def new_project(request: Request):
     require_admin(request)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, form)
     upload = form.get("prompts")
     if upload is None or not hasattr(upload, "read"):
@@ -86,6 +89,17 @@ async def new_project(request: Request):
         return await _show(request, status=400, error=str(exc))
     return await _show(request, message=f"project {summary['project']}: {summary['items']} items, "
                                          f"{summary['assignments']} assignments, {summary['rejected']} rejected rows")
+
+
+@router.post("/sessions/end-all")
+async def sign_everyone_out(request: Request):
+    """End every session, this one too: for a leaked cookie, a departed annotator, or a handover."""
+    require_admin(request)
+    check_csrf(request, await read_form(request))
+    await run_in_threadpool(end_all_sessions, request.app.state.sessions)
+    response = RedirectResponse("/login?error=signed-out-all", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
 
 
 @router.get("/export/{kind}")

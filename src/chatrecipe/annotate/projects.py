@@ -27,6 +27,11 @@ class ProjectError(ValueError):
     """A project that cannot be made as asked; the message says what to change."""
 
 
+def _column_length(table, column: str) -> int:
+    """The length of a String column: PostgreSQL refuses longer values (a 500 at commit), so rows are checked first."""
+    return table.__table__.c[column].type.length
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -34,8 +39,8 @@ def hash_token(token: str) -> str:
 def add_annotator(session, name: str) -> str:
     """Create an annotator and return their sign-in token (shown once; only its hash is stored)."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise ProjectError("an annotator needs a name of 1-100 characters")
+    if not name or len(name) > _column_length(Annotator, "name"):
+        raise ProjectError(f"an annotator needs a name of 1-{_column_length(Annotator, 'name')} characters")
     if session.scalar(select(Annotator).where(Annotator.name == name)):
         raise ProjectError(f"annotator {name!r} exists already; pick another name")
     token = secrets.token_urlsafe(24)
@@ -69,6 +74,10 @@ def parse_item(data: dict, task: str, number: int) -> dict:
             "prompt": messages, "response_a": _text(data.get("response_a", data.get("chosen"))),
             "response_b": _text(data.get("response_b", data.get("rejected"))),
             "model_a": data.get("model_a"), "model_b": data.get("model_b")}
+    for field, source in (("external_id", "id"), ("model_a", "model_a"), ("model_b", "model_b")):
+        value, limit = item[field], _column_length(Item, field)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise RecordError(source, f"must be text of at most {limit} characters")
     if task == "pairwise" and item["response_a"] and item["response_a"] == item["response_b"]:
         raise RecordError("response_b", "is identical to response_a; there is nothing to compare")
     return item
@@ -122,6 +131,10 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
     """Make a project from a prompts file and give each item to `overlap` annotators; returns a summary."""
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    if not name or len(name) > _column_length(Project, "name"):
+        raise ProjectError(f"a project needs a name of 1-{_column_length(Project, 'name')} characters")
+    if any(not isinstance(m, str) or len(m) > _column_length(Item, "model_a") for m in models or []):
+        raise ProjectError(f"model references are at most {_column_length(Item, 'model_a')} characters")
     if task != "demonstration" and scale not in SCALES:
         raise ProjectError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     models = list(models or [])

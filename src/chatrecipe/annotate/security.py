@@ -1,9 +1,10 @@
-"""Who is asking: signed session cookies, CSRF tokens bound to the session, and a sign-in rate limit.
+"""Who is asking: signed, dated tokens (session and device cookies, CSRF tokens) and the admin token check.
 
 The admin signs in with the token in `CHATRECIPE_ADMIN_TOKEN`; annotators with the tokens the admin created.
-Sessions are HMAC-signed with `CHATRECIPE_ANNOTATE_SECRET` (or a random secret kept in the database, so a
-restarted server keeps everyone signed in). Every form carries a CSRF token derived from the session cookie,
-and cookies are HttpOnly and SameSite=Strict.
+Every token the app hands out is HMAC-signed with the secret from `keys.py` and carries the time it was issued:
+one that is too old, or dated in the future (which a clock cannot produce; a forger can), is refused. A valid
+signature is not enough to be signed in: sessions also live server-side (`sessions.py`), so signing out ends
+them. Every form carries a CSRF token derived from the session cookie; cookies are HttpOnly and SameSite=Strict.
 """
 
 from __future__ import annotations
@@ -11,33 +12,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from chatrecipe.annotate.store import Setting
-
 ADMIN_ENV = "CHATRECIPE_ADMIN_TOKEN"
-SECRET_ENV = "CHATRECIPE_ANNOTATE_SECRET"
 COOKIE = "chatrecipe_session"
 PRE_COOKIE = "chatrecipe_pre"  # anonymous cookie that binds the sign-in form's CSRF token
+DEVICE_COOKIE = "chatrecipe_device"  # "this browser has signed in as X before": its own sign-in rate limit
 SESSION_SECONDS = 14 * 24 * 3600
-
-
-def session_secret(sessionmaker) -> bytes:
-    """The signing secret: from the environment, else generated once and kept in the database."""
-    if os.environ.get(SECRET_ENV):
-        return os.environ[SECRET_ENV].encode()
-    with sessionmaker.begin() as session:
-        row = session.scalar(select(Setting).where(Setting.key == "session_secret"))
-        if row is None:
-            row = Setting(key="session_secret", value=secrets.token_hex(32))
-            session.add(row)
-        return row.value.encode()
+DEVICE_SECONDS = 180 * 24 * 3600
+CLOCK_SKEW = 60  # seconds a token may be dated ahead of this server's clock (another server of the same app)
 
 
 @dataclass(frozen=True)
@@ -48,32 +32,36 @@ class Identity:
 
 
 class Signer:
+    """HMAC-SHA256 signatures over `purpose.value.issued`, so a token made for one use is worthless for another."""
+
     def __init__(self, secret: bytes):
         self.secret = secret
 
-    def _mac(self, text: str) -> str:
+    def mac(self, text: str) -> str:
         return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()
 
-    def session_cookie(self, kind: str, annotator_id: int | None) -> str:
-        payload = f"{kind}.{annotator_id or 0}.{int(time.time())}.{secrets.token_hex(8)}"
-        return f"{payload}.{self._mac(payload)}"
+    def sign(self, purpose: str, value: str, issued: int | None = None) -> str:
+        payload = f"{purpose}.{value}.{int(time.time()) if issued is None else issued}"
+        return f"{payload}.{self.mac(payload)}"
 
-    def identity(self, cookie: str | None) -> Identity | None:
-        if not cookie or cookie.count(".") != 4:
+    def verify(self, token: str | None, purpose: str, max_age: float) -> str | None:
+        """The value of a token signed for `purpose`, issued at most `max_age` seconds ago and not in the future."""
+        if not token or token.count(".") != 3:
             return None
-        payload, mac = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        payload, mac = token.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self.mac(payload)):
             return None
-        kind, annotator_id, issued, _nonce = payload.split(".")
-        if kind not in ("admin", "annotator") or time.time() - int(issued) > SESSION_SECONDS:
+        token_purpose, value, issued = payload.split(".")
+        if token_purpose != purpose or not issued.isdigit():
             return None
-        return Identity(kind, int(annotator_id) or None, cookie)
+        age = time.time() - int(issued)
+        return value if -CLOCK_SKEW <= age <= max_age else None
 
     def csrf(self, cookie: str) -> str:
-        return self._mac("csrf:" + cookie)[:40]
+        return self.mac("csrf:" + cookie)[:40]
 
     def check_csrf(self, cookie: str | None, token: str | None) -> bool:
-        return bool(cookie and token) and hmac.compare_digest(self.csrf(cookie), token)
+        return bool(cookie and token) and hmac.compare_digest(self.csrf(cookie), str(token))
 
 
 def admin_token_matches(token: str) -> bool:
@@ -82,28 +70,10 @@ def admin_token_matches(token: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
 
 
-class RateLimiter:
-    """At most `attempts` failed sign-ins per client address in any `window` seconds; then refuse until it ages."""
+def admin_key(signer: Signer) -> str | None:
+    """A fingerprint of today's admin token, kept with admin sessions: a new token ends the old token's sessions.
 
-    def __init__(self, attempts: int = 10, window: float = 60.0):
-        self.attempts, self.window = attempts, window
-        self.failures: dict[str, deque] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def _recent(self, client: str) -> deque:
-        queue = self.failures[client]
-        while queue and time.monotonic() - queue[0] > self.window:
-            queue.popleft()
-        return queue
-
-    def blocked(self, client: str) -> float:
-        """Seconds until `client` may try again (0 when allowed)."""
-        with self.lock:
-            queue = self._recent(client)
-            if len(queue) < self.attempts:
-                return 0.0
-            return max(1.0, self.window - (time.monotonic() - queue[0]))
-
-    def fail(self, client: str) -> None:
-        with self.lock:
-            self._recent(client).append(time.monotonic())
+    Keyed by the secret, so the database alone does not let anyone test guesses of the admin token offline.
+    """
+    expected = os.environ.get(ADMIN_ENV)
+    return signer.mac("admin-token:" + expected) if expected else None

@@ -2,19 +2,23 @@
 
 Every submission carries a client-generated id with a unique constraint, and each assignment takes at most one
 submission, so a retried or replayed request is recognised instead of stored twice; a transaction commits before
-the server acknowledges, so an acknowledged submission survives the server being killed.
+the server acknowledges, so an acknowledged submission survives the server being killed. SQLite files are made
+readable by their owner only (0600): they hold everyone's annotations and the hashes of tokens and sessions.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
                         create_engine, event)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 TASKS = ("demonstration", "pairwise", "dialog")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger id in an address names nothing (PostgreSQL would refuse it)
 
 
 def now() -> datetime:
@@ -33,7 +37,8 @@ class Base(DeclarativeBase):
 
 
 class Setting(Base):
-    """Key-value settings kept with the data (a generated session secret when the environment gives none)."""
+    """Key-value settings kept with the data. Never secrets: older versions kept the cookie-signing secret here,
+    and `keys.load_secret` removes it."""
 
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -46,6 +51,18 @@ class Annotator(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token; the token is never stored
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id whose hash is the key here, so signing out deletes
+    the row and the cookie stops working, and someone reading the database cannot sign in as anyone."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id in the cookie
+    kind: Mapped[str] = mapped_column(String(20))  # "admin" or "annotator"
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotators.id"), nullable=True, index=True)
+    admin_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # which admin token signed in
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
 
 
 class Project(Base):
@@ -137,10 +154,40 @@ def database_url(db: str) -> str:
     return db
 
 
+def printable_url(db: str) -> str:
+    """`--db` as it may be shown or logged: a URL's password is masked. (A small local twin of the URL redaction
+    in backends, which the annotation app does not import.)"""
+    if "://" not in db:
+        return db
+    url = make_url(db)
+    hidden = {k: "***" for k in url.query if any(w in k.lower() for w in ("password", "secret", "token", "key"))}
+    return url.update_query_dict(hidden).render_as_string(hide_password=True)
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The file of a SQLite database (None for PostgreSQL and in-memory SQLite)."""
+    url = make_url(database_url(db))
+    if not url.get_backend_name() == "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists (then its mode is the owner's call)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def make_engine(db: str) -> Engine:
     """Engine with the tables created; SQLite gets WAL, full fsync and write transactions that take the lock first."""
     url = database_url(db)
     if url.startswith("sqlite"):
+        path = sqlite_path(db)
+        if path is not None:
+            # SQLite would create the file 0644 (umask permitting); its -wal and -shm files copy this file's mode
+            create_private_file(path)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
                                pool_size=20, max_overflow=20)
 

@@ -3,6 +3,10 @@
 Each post carries a `uid` the form was rendered with (a client may also make its own): the database keeps one
 row per uid and one submission per assignment, so a retried post after a lost reply or a server restart is
 recognised and acknowledged again instead of stored twice. Nothing is acknowledged before it is committed.
+Every write takes the assignment's row lock first (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE does the
+same for the whole file), so two posts for one item queue up on PostgreSQL as on SQLite and the second learns
+that the first won (409) instead of failing on the unique constraint. No text is ever cut to fit: a text over
+MAX_TEXT characters is refused with the form shown again, the text still in it.
 """
 
 from __future__ import annotations
@@ -18,20 +22,41 @@ from starlette.concurrency import run_in_threadpool
 
 from chatrecipe.annotate.scales import (ANTHROPIC_8, LLAMA2_LEVELS, RatingError, choice_of, displayed_rating,
                                         to_file_terms)
-from chatrecipe.annotate.store import (Annotator, Assignment, DialogTurn, Item, Project, Submission, now,
+from chatrecipe.annotate.store import (MAX_ID, Annotator, Assignment, DialogTurn, Item, Project, Submission, now,
                                         seconds_since)
-from chatrecipe.annotate.web import check_csrf, render, require_annotator
+from chatrecipe.annotate.web import MAX_TEXT, check_csrf, read_form, render, require_annotator
 
 router = APIRouter()
 LABELS = ("helpful", "honest", "harmless")
-MAX_TEXT = 50_000
 
 
-def _load(session, assignment_id: int, annotator_id: int):
-    """The assignment, its item and project, or 404: another annotator's item does not exist for you."""
-    row = session.execute(select(Assignment, Item, Project).join(Item, Assignment.item_id == Item.id)
-                          .join(Project, Item.project_id == Project.id)
-                          .where(Assignment.id == assignment_id, Assignment.annotator_id == annotator_id)).first()
+class TooLong(RatingError):
+    """A text over MAX_TEXT characters: refused whole, never cut, with the form shown again."""
+
+    status = 413
+
+
+def text_field(form, name: str, what: str) -> str:
+    """Field `name` of a form, or TooLong. Counted as browsers count maxlength: a line break (CRLF) is one."""
+    text = str(form.get(name) or "")
+    length = len(text.replace("\r\n", "\n"))
+    if length > MAX_TEXT:
+        raise TooLong(f"{what} is {length:,} characters long; the limit is {MAX_TEXT:,}. Nothing was stored: "
+                      "shorten it and submit again (your text is still in the box below)")
+    return text
+
+
+def _load(session, assignment_id: int, annotator_id: int, lock: bool = False):
+    """The assignment, its item and project, or 404: another annotator's item does not exist for you.
+
+    `lock` holds the assignment's row until the transaction ends, so writes to one item take turns.
+    """
+    if not 1 <= assignment_id <= MAX_ID:
+        raise HTTPException(404, "no such item among your assignments")
+    query = (select(Assignment, Item, Project).join(Item, Assignment.item_id == Item.id)
+             .join(Project, Item.project_id == Project.id)
+             .where(Assignment.id == assignment_id, Assignment.annotator_id == annotator_id))
+    row = session.execute(query.with_for_update(of=Assignment) if lock else query).first()
     if row is None:
         raise HTTPException(404, "no such item among your assignments")
     return row
@@ -82,25 +107,28 @@ def _labels(form, swapped: bool) -> dict:
     return {k: flip.get(form.get(k), "same") for k in LABELS if form.get(k) in ("A", "B", "same")}
 
 
+ALREADY = "you have already submitted this item; your first answer is kept"
+
+
 def _submit(app, assignment_id: int, annotator_id: int, form) -> str:
     """Store a demonstration or pairwise submission; returns "stored", "repeat" (same uid) or raises."""
     uid = _uid(form)
     with app.state.sessions() as session:
         try:
             with session.begin():
-                assignment, item, project = _load(session, assignment_id, annotator_id)
+                assignment, item, project = _load(session, assignment_id, annotator_id, lock=True)
                 existing = session.scalar(select(Submission).where(Submission.assignment_id == assignment.id))
                 if existing is not None:
                     if existing.uid == uid:
                         return "repeat"
-                    raise HTTPException(409, "you have already submitted this item; your first answer is kept")
-                fields = {"uid": uid, "assignment_id": assignment.id, "note": str(form.get("note") or "")[:MAX_TEXT],
+                    raise HTTPException(409, ALREADY)
+                fields = {"uid": uid, "assignment_id": assignment.id, "note": text_field(form, "note", "The note"),
                           "seconds": seconds_since(assignment.opened_at)}
                 if project.task == "demonstration":
-                    text = str(form.get("text") or "")
+                    text = text_field(form, "text", "Your answer")
                     if not text.strip():
                         raise RatingError("write the answer before submitting")
-                    fields["text"] = text[:MAX_TEXT]
+                    fields["text"] = text
                 elif project.task == "pairwise":
                     shown = displayed_rating(project.scale, form)
                     rating = to_file_terms(shown, assignment.swapped)
@@ -111,10 +139,13 @@ def _submit(app, assignment_id: int, annotator_id: int, form) -> str:
                 session.add(Submission(**fields))
                 assignment.done = True
         except IntegrityError:
-            # a concurrent post with the same uid won the race: it is stored once, acknowledge it again
+            # a concurrent post won the race (the row lock makes this rare): the same uid is stored once and
+            # acknowledged again; another uid for the same item is a second answer, refused like above
             with app.state.sessions() as check:
                 if check.scalar(select(Submission).where(Submission.uid == uid)) is not None:
                     return "repeat"
+                if check.scalar(select(Submission).where(Submission.assignment_id == assignment_id)) is not None:
+                    raise HTTPException(409, ALREADY) from None
             raise
     return "stored"
 
@@ -122,14 +153,14 @@ def _submit(app, assignment_id: int, annotator_id: int, form) -> str:
 @router.post("/item/{assignment_id}")
 async def submit(request: Request, assignment_id: int):
     who = require_annotator(request)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, form)
     try:
         await run_in_threadpool(_submit, request.app, assignment_id, who.annotator_id, form)
     except RatingError as exc:
         page = await run_in_threadpool(_page, request.app, assignment_id, who.annotator_id)
         page["uid"] = form.get("uid")
-        return _render(request, page, status=400, error=str(exc), form=form)
+        return _render(request, page, status=getattr(exc, "status", 400), error=str(exc), form=form)
     return RedirectResponse("/next", status_code=303)
 
 
@@ -139,8 +170,8 @@ def _backend(app, ref: str):
     return app.state.backends[ref]
 
 
-def _dialog_state(session, assignment_id, annotator_id):
-    assignment, item, project = _load(session, assignment_id, annotator_id)
+def _dialog_state(session, assignment_id, annotator_id, lock: bool = False):
+    assignment, item, project = _load(session, assignment_id, annotator_id, lock)
     if project.task != "dialog":
         raise HTTPException(400, "this item is not a dialog")
     turns = session.scalars(select(DialogTurn).where(DialogTurn.assignment_id == assignment.id)
@@ -152,7 +183,7 @@ def _add_turn(app, assignment_id: int, annotator_id: int, form) -> None:
     """The annotator's next user message, answered by both models (in a random, recorded order)."""
     from chatrecipe.backends import GenerationParams
 
-    uid, message = _uid(form), str(form.get("message") or "").strip()
+    uid, message = _uid(form), text_field(form, "message", "Your message").strip()
     with app.state.sessions() as session:
         assignment, _item, project, turns = _dialog_state(session, assignment_id, annotator_id)
         if any(t.uid == uid for t in turns):
@@ -167,7 +198,7 @@ def _add_turn(app, assignment_id: int, annotator_id: int, form) -> None:
         for t in turns:
             history += [{"role": "user", "content": t.user_text},
                         {"role": "assistant", "content": t.response_a if t.choice == "a" else t.response_b}]
-        history.append({"role": "user", "content": message[:MAX_TEXT]})
+        history.append({"role": "user", "content": message})
         next_turn = len(turns) + 1
     answers = []
     for ref in project.models:  # generation runs outside any transaction: it can take a while
@@ -177,16 +208,16 @@ def _add_turn(app, assignment_id: int, annotator_id: int, form) -> None:
         answers.append(result.text)
     try:
         with app.state.sessions.begin() as session:
-            session.add(DialogTurn(assignment_id=assignment_id, turn=next_turn, uid=uid, user_text=message[:MAX_TEXT],
+            session.add(DialogTurn(assignment_id=assignment_id, turn=next_turn, uid=uid, user_text=message,
                                    response_a=answers[0], response_b=answers[1], swapped=random.random() < 0.5))
     except IntegrityError:
         pass  # the same post arrived twice, or the page was submitted from two tabs: one turn is kept
 
 
 def _rate_turn(app, assignment_id: int, annotator_id: int, form) -> None:
-    uid = _uid(form)
+    uid, note = _uid(form), text_field(form, "note", "The note")
     with app.state.sessions.begin() as session:
-        assignment, _item, project, turns = _dialog_state(session, assignment_id, annotator_id)
+        assignment, _item, project, turns = _dialog_state(session, assignment_id, annotator_id, lock=True)
         if any(t.rating_uid == uid for t in turns):
             return
         if not turns or turns[-1].choice is not None:
@@ -195,7 +226,7 @@ def _rate_turn(app, assignment_id: int, annotator_id: int, form) -> None:
         shown = displayed_rating(project.scale, form)
         rating = to_file_terms(shown, turn.swapped)
         turn.rating, turn.choice, turn.chose_left, turn.rating_uid = rating, choice_of(rating), shown <= 4, uid
-        turn.labels, turn.note, turn.rated_at = _labels(form, turn.swapped), str(form.get("note") or "")[:MAX_TEXT], now()
+        turn.labels, turn.note, turn.rated_at = _labels(form, turn.swapped), note, now()
         if turn.turn >= project.max_turns or form.get("finish"):
             _finish(session, assignment, uid)
 
@@ -214,7 +245,7 @@ def _finish(session, assignment: Assignment, uid: str) -> None:
 @router.post("/item/{assignment_id}/{action}")
 async def dialog_action(request: Request, assignment_id: int, action: str):
     who = require_annotator(request)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, form)
     work = {"turn": _add_turn, "rate": _rate_turn}.get(action)
     try:
@@ -223,7 +254,7 @@ async def dialog_action(request: Request, assignment_id: int, action: str):
         elif action == "finish":
             def finish():
                 with request.app.state.sessions.begin() as session:
-                    assignment, *_ = _dialog_state(session, assignment_id, who.annotator_id)
+                    assignment, *_ = _dialog_state(session, assignment_id, who.annotator_id, lock=True)
                     _finish(session, assignment, _uid(form))
             await run_in_threadpool(finish)
             return RedirectResponse("/next", status_code=303)
@@ -231,5 +262,6 @@ async def dialog_action(request: Request, assignment_id: int, action: str):
             raise HTTPException(404, "unknown action")
     except RatingError as exc:
         page = await run_in_threadpool(_page, request.app, assignment_id, who.annotator_id)
-        return _render(request, page, status=400, error=str(exc), form=form)
+        page["uid"] = form.get("uid") or page["uid"]
+        return _render(request, page, status=getattr(exc, "status", 400), error=str(exc), form=form)
     return RedirectResponse(f"/item/{assignment_id}", status_code=303)

@@ -27,6 +27,9 @@ def serve(
     cache_dir: Optional[Path] = typer.Option(None, help="Cache of model answers in dialogs (default under "
                                              "$CHATRECIPE_HOME/annotate-cache)."),
     secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (set when served over HTTPS)."),
+    trusted_proxy: List[str] = typer.Option([], help="Address (or network) of a reverse proxy whose X-Forwarded-For "
+                                            "names the client, for the sign-in rate limit; repeatable. Without it "
+                                            "the header is ignored, from 127.0.0.1 too."),
 ) -> None:
     """Serve the annotation app; the admin signs in with $CHATRECIPE_ADMIN_TOKEN."""
     import os
@@ -34,15 +37,23 @@ def serve(
     import uvicorn
 
     from chatrecipe.annotate.app import create_app
+    from chatrecipe.annotate.keys import KeyFileError
     from chatrecipe.annotate.security import ADMIN_ENV
+    from chatrecipe.annotate.store import printable_url
     from chatrecipe.data.resources import chatrecipe_home
 
     if not os.environ.get(ADMIN_ENV):
         typer.echo(f"note: {ADMIN_ENV} is not set, so nobody can open the admin pages", err=True)
-    application = create_app(db, cache_dir=cache_dir or chatrecipe_home() / "annotate-cache",
-                             secure_cookies=secure_cookies)
-    typer.echo(f"annotation app on http://{host}:{port} (database {db})")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    try:
+        application = create_app(db, cache_dir=cache_dir or chatrecipe_home() / "annotate-cache",
+                                 secure_cookies=secure_cookies, trusted_proxies=trusted_proxy)
+    except KeyFileError as exc:
+        fail(str(exc))
+    for note in application.state.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"annotation app on http://{host}:{port} (database {printable_url(db)})")
+    # the app trusts forwarded headers itself, only from --trusted-proxy; uvicorn would trust them from 127.0.0.1
+    uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @app.command("add-annotator")
