@@ -24,11 +24,11 @@ PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with th
 
 
 def _load(path: Path, kind: str) -> list[dict]:
-    from chatrecipe.data.records import load_records
+    from chatrecipe.data.records import describe_rejection, load_records
 
-    result = load_records(path, kind)
+    result = load_records(path, kind)  # FastChat and AlpacaEval files too (data/eval_formats)
     for bad in result.rejected[:20]:
-        typer.echo(f"{bad['file']}:{bad['line']}: {bad['reason']}", err=True)
+        typer.echo(describe_rejection(bad), err=True)
     if not result.records:
         typer.echo(f"error: no valid {kind} records in {path}", err=True)
         raise typer.Exit(1)

@@ -39,7 +39,8 @@ def question_id(instruction: str) -> str:
 
 
 def is_outputs(row: dict) -> bool:
-    return {"instruction", "output", "generator"} <= set(row)
+    # an Alpaca *training* row has `input` too; that one is data/formats/alpaca's
+    return {"instruction", "output"} <= set(row) and "input" not in row
 
 
 def is_annotation(row: dict) -> bool:
@@ -131,6 +132,7 @@ def judgment_record(row: dict) -> dict:
     return validate_judgment({
         "question_id": question_id(instruction), "kind": "pairwise", "model_a": row.get("generator_2"),
         "model_b": row.get("generator_1"), "judge": row.get("annotator") or "alpaca_eval", "turn": 1,
+        "order": None,  # AlpacaEval shuffles the two outputs per annotation and does not publish the order
         "winner": winner, "preference": value, "raw": row.get("raw_completion"), "error": problem,
         "instruction": instruction, "source": NAME})
 
