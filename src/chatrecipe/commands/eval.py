@@ -33,7 +33,13 @@ def mt_bench(
     from chatrecipe.data.records import read_jsonl
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
 
-    records = load_judgments(judgments)
+    from chatrecipe.data.records import RecordFileError
+
+    try:
+        records = load_judgments(judgments)
+    except RecordFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
     table = single_scores(records, read_jsonl(questions) if questions else None)
     pairs = pairwise_counts(records)
     if radar and table:
