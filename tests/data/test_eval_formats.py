@@ -196,3 +196,28 @@ def test_alpaca_eval_annotations_in_as_judgments_with_soft_preferences(tmp_path)
 def test_alpaca_eval_preference_values(value, expected):
     got, problem = alpaca_eval.preference(value)
     assert got == expected and (problem is None) == (expected is not None)
+
+
+def test_export_lays_out_files_beside_the_resumable_records(tmp_path):
+    from chatrecipe.data.export import export_answers, export_judgments, working_path
+
+    assert working_path(tmp_path / "model_answer" / "vicuna-7b-v1.3.jsonl", "fastchat") == \
+        tmp_path / "model_answer" / ".chatrecipe" / "vicuna-7b-v1.3.jsonl"  # not globbed by FastChat as a model
+    assert working_path(tmp_path / "model_outputs.json", "alpaca_eval").name == "model_outputs.jsonl"
+    assert working_path(tmp_path / "a.jsonl", "chatrecipe") == tmp_path / "a.jsonl"
+    with pytest.raises(ValueError, match="unknown --format"):
+        working_path(tmp_path / "a.jsonl", "openai")
+    answers = [{"question_id": 7, "model": "sft", "turns": ["Hi!"], "generator": None},
+               {"question_id": 8, "model": "sft", "turns": ["1", "2"], "generator": None}]
+    questions = [{"question_id": 7, "turns": ["Say hi."]}, {"question_id": 8, "turns": ["One?", "Two?"]}]
+    done = export_answers(tmp_path / "model_outputs.json", answers, "alpaca_eval", questions)
+    assert (done["written"], done["rejected"]) == (1, 1)
+    kept = [json.loads(line) for line in done["rejected_path"].read_text().splitlines()]
+    assert kept[0]["record"]["question_id"] == 8 and kept[0]["field"] == "turns"
+    assert isinstance(json.loads((tmp_path / "model_outputs.json").read_text()), list)
+    done = export_answers(tmp_path / "model_answer" / "sft.jsonl", answers, "fastchat")
+    assert done["written"] == 2 and load_records(tmp_path / "model_answer" / "sft.jsonl", "answer").records == \
+        load_records(_write(tmp_path, answers), "answer").records
+    pair = load_records(FASTCHAT / "model_judgment" / "gpt-4_pair.jsonl", "judgment").records
+    assert export_judgments(tmp_path / "gpt-4_pair.jsonl", pair, "fastchat")["written"] == 6
+    assert load_records(tmp_path / "gpt-4_pair.jsonl", "judgment").records == pair
