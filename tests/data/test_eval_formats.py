@@ -68,7 +68,8 @@ def test_fastchat_answers_round_trip_both_ways(tmp_path):
     theirs = load_records(FASTCHAT / "model_answer" / "llama-13b.jsonl", "answer").records
     assert native_round_trip(theirs, "answer", tmp_path) == theirs
     rows = answer_rows(theirs, "fastchat")[0]
-    assert [r["answer_id"] for r in rows] == ["Ab3Cd4Ef5Gh6Ij7Kl8Mn9O", "Op1Qr2St3Uv4Wx5Yz6Ab7C", "De8Fg9Hi1Jk2Lm3No4Pq5R"]
+    assert [r["answer_id"] for r in rows] == ["Ab3Cd4Ef5Gh6Ij7Kl8Mn9O", "Op1Qr2St3Uv4Wx5Yz6Ab7C",
+                                              "De8Fg9Hi1Jk2Lm3No4Pq5R"]
     # ours -> FastChat's layout -> ours: generator settings and our fields ride along under `chatrecipe`
     ours = [{"question_id": 81, "model": "sft", "turns": ["a", "b"], "generator": {"temperature": 0.7},
              "error": None, "category": "writing"}]

@@ -215,7 +215,8 @@ def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = No
 def describe_rejection(entry: dict) -> str:
     """One line for a rejected record: where, which field, and why (the reason alone does not name the field)."""
     where = f"{entry['file']}:{entry['line']}"
-    return f"{where}: field '{entry['field']}': {entry['reason']}" if entry.get("field") else f"{where}: {entry['reason']}"
+    field = f" field '{entry['field']}':" if entry.get("field") else ""
+    return f"{where}:{field} {entry['reason']}"
 
 
 def rejected_path(output: str | Path) -> Path:

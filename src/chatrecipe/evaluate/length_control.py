@@ -151,7 +151,8 @@ def _lc_v1(annotations: list[dict], lc_data: dict | None) -> dict:
     difficulty = lc_data["difficulty"]
     models = sorted({a.get("generator_2") for a in annotations})
     if len(models) != 1:
-        raise LengthControlError(f"v1 rates one model at a time; these annotations are of {', '.join(map(str, models))}")
+        raise LengthControlError("v1 rates one model at a time; these annotations are of "
+                                 + ", ".join(map(str, models)))
     if len(annotations) != len(difficulty):
         raise LengthControlError(
             f"v1 matches instruction difficulties by position in AlpacaEval's evaluation set ({len(difficulty)} "

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from chatrecipe.data.records import read_jsonl
-
 
 class WinRateError(ValueError):
     """Judgments that cannot give a win rate (no usable verdict, unknown models); the message names them."""

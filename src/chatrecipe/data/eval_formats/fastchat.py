@@ -1,4 +1,4 @@
-"""FastChat `llm_judge` files (MT-Bench) read as chatrecipe answers and judgments, and written back in FastChat's layout.
+"""FastChat `llm_judge` files (MT-Bench) read as chatrecipe answers and judgments, and written in FastChat's layout.
 
 The layouts are FastChat's own (fastchat/llm_judge/gen_model_answer.py and common.py):
 
