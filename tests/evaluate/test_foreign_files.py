@@ -129,3 +129,33 @@ def test_fastchat_answers_judged_and_written_back_in_fastchat_layout(tmp_path):
     rows = judgment_rows(records, "fastchat")
     assert len(rows) == 6 and {(r["g1_winner"], r["g2_winner"]) for r in rows} == {("model_1", "model_2")}
     assert all(b["winner"] == "tie" for b in fastchat.battles(rows))  # a pure position bias is a tie
+
+
+def test_generate_and_judge_write_fastchat_and_alpaca_eval_layouts(tmp_path, tiny_model_path):
+    questions = str(FASTCHAT / "question.jsonl")
+    answer_file = tmp_path / "model_answer" / "tiny.jsonl"
+    made = cli("generate", "--model", str(tiny_model_path), "--name", "tiny", "--questions", questions, "-o",
+               str(answer_file), "--max-new-tokens", "4", "--format", "fastchat")
+    assert made.exit_code == 0, made.output
+    rows = [json.loads(line) for line in answer_file.read_text().splitlines()]
+    assert len(rows) == 3 and {"question_id", "answer_id", "model_id", "choices", "tstamp"} <= set(rows[0])
+    assert rows[0]["model_id"] == "tiny" and len(rows[0]["choices"][0]["turns"]) == 2
+    assert sorted(p.name for p in answer_file.parent.glob("*.jsonl")) == ["tiny.jsonl"]  # FastChat sees one model
+    judged = tmp_path / "model_judgment" / "tiny_pair.jsonl"
+    result = cli("judge", "pairwise", "--judge", str(tiny_model_path), "--questions", questions, "--answers-a",
+                 str(answer_file), "--answers-b", str(FASTCHAT / "model_answer" / "llama-13b.jsonl"), "-o",
+                 str(judged), "--max-new-tokens", "4", "--format", "fastchat")
+    assert result.exit_code == 0, result.output
+    pairs = [json.loads(line) for line in judged.read_text().splitlines()]
+    assert len(pairs) == 6 and {(p["model_1"], p["model_2"]) for p in pairs} == {("tiny", "llama-13b")}
+    assert all(p["g1_winner"] in ("model_1", "model_2", "tie", "error") for p in pairs)
+    assert len(load_records(judged, "judgment").records) == 12  # read back: both orders of six games
+    # AlpacaEval: its evaluation set is a question file, and model_outputs.json a JSON list
+    outputs = tmp_path / "model_outputs.json"
+    made = cli("generate", "--model", str(tiny_model_path), "--name", "tiny", "--questions",
+               str(DATA / "alpaca_eval" / "model_outputs.json"), "-o", str(outputs), "--max-new-tokens", "4",
+               "--format", "alpaca_eval")
+    assert made.exit_code == 0, made.output
+    written = json.loads(outputs.read_text())
+    assert len(written) == 5 and {r["generator"] for r in written} == {"tiny"}
+    assert written[0]["instruction"].startswith("What are the names of some famous actors")
