@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from chatrecipe.commands.messages import fail, show_rejected
+
 app = typer.Typer(add_completion=False)
 
 
@@ -28,19 +30,17 @@ def generate(
     from chatrecipe.backends import load_backend
     from chatrecipe.backends.base import GenerationParams
     from chatrecipe.data.export import export_answers, working_path
-    from chatrecipe.data.records import describe_rejection, load_records
+    from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.generate import generate_answers
 
     try:
         records_at = working_path(output, fmt)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     loaded = load_records(questions, "question")  # FastChat's question.jsonl, AlpacaEval's eval set too
-    for bad in loaded.rejected:
-        typer.echo(describe_rejection(bad), err=True)
+    show_rejected(loaded.rejected)
     if not loaded.records:
-        raise typer.Exit(1)
+        fail(f"no valid questions in {questions}", 1)
     backend = load_backend(model, name=name, batch_size=batch_size,
                            cache_dir=cache_dir or output.parent / ".answer-cache")
     answers = generate_answers(backend, loaded.records, records_at,
@@ -51,9 +51,8 @@ def generate(
     done = export_answers(output, answers, fmt, loaded.records)
     typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
     if done["rejected"]:
-        typer.echo(f"error: {done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
-                   f"{done['rejected_path']}", err=True)
-        raise typer.Exit(1)
+        fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
+             f"{done['rejected_path']}", 1)
 
 
 @app.command("serve")

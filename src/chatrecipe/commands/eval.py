@@ -30,16 +30,13 @@ def mt_bench(
     """Tabulate MT-Bench-style grades (first turn, second turn, average, per category) and pairwise counts."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.data.records import RecordFileError, read_jsonl
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
 
-    from chatrecipe.data.records import RecordFileError
-
     try:
-        records = load_judgments(judgments)
+        records = load_judgments(judgments)  # chatrecipe's or FastChat's layout
     except RecordFileError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        fail(str(exc))
     table = single_scores(records, read_jsonl(questions) if questions else None)
     pairs = pairwise_counts(records)
     if radar and table:

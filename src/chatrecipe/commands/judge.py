@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from chatrecipe.commands.messages import fail, show_rejected
+
 app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
                   no_args_is_help=True, add_completion=False)
 
@@ -26,14 +28,12 @@ PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with th
 
 
 def _load(path: Path, kind: str) -> list[dict]:
-    from chatrecipe.data.records import describe_rejection, load_records
+    from chatrecipe.data.records import load_records
 
     result = load_records(path, kind)  # FastChat and AlpacaEval files too (data/eval_formats)
-    for bad in result.rejected[:20]:
-        typer.echo(describe_rejection(bad), err=True)
+    show_rejected(result.rejected)  # names the field: "missing; add it to the record" alone did not
     if not result.records:
-        typer.echo(f"error: no valid {kind} records in {path}", err=True)
-        raise typer.Exit(1)
+        fail(f"no valid {kind} records in {path}", 1)
     return result.records
 
 
@@ -47,8 +47,7 @@ def _records_at(output: Path, fmt: str) -> Path:
     from chatrecipe.data.export import working_path
 
     if fmt not in ("chatrecipe", "fastchat"):
-        typer.echo(f"error: unknown --format {fmt!r}; judgments are written as chatrecipe or fastchat", err=True)
-        raise typer.Exit(2)
+        fail(f"unknown --format {fmt!r}; judgments are written as chatrecipe or fastchat")
     return working_path(output, fmt)
 
 
