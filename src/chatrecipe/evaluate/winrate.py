@@ -169,15 +169,6 @@ def _check_once(annotations: list[dict], model: str, baseline: str) -> None:
                            f"(e.g. {twice[0][:60]!r}); pass each model's annotations once")
 
 
-def winrate_from_files(paths: list[Path], model: str | None, baseline: str | None, **kwargs) -> dict:
-    """The win rate of the one pair the files hold (or `model` / `baseline` pick); see `winrate_table`."""
-    table = winrate_table(paths, model, baseline, **kwargs)
-    if len(table["pairs"]) != 1:
-        raise WinRateError(f"the files hold {_models_line([(r['model'], r['baseline']) for r in table['pairs']])}; "
-                           "choose one with --model (and --baseline)")
-    return table["pairs"][0]
-
-
 def pairwise_win_rates(pairwise: list[dict], answers: dict[str, list[dict]], seed: int = 0) -> list[dict]:
     """Every (model, baseline) pair of the judgments: its win rate with interval, the length-controlled win rate
     (AlpacaEval's minimal GLM), position consistency and the longer answer's share of decisive verdicts — or the
