@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from chatrecipe.commands.messages import fail, show_rejected
+
 app = typer.Typer(add_completion=False)
 
 
@@ -21,23 +23,36 @@ def generate(
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     batch_size: int = typer.Option(8, help="Prompts per batch (local models)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Answer cache (default: beside the output)."),
+    fmt: str = typer.Option("chatrecipe", "--format", help="Layout of the answer file: chatrecipe, fastchat "
+                            "(model_answer/<model>.jsonl) or alpaca_eval (model_outputs.json, single-turn)."),
 ) -> None:
     """Answer every question (multi-turn questions turn by turn on the model's own answers)."""
     from chatrecipe.backends import load_backend
     from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.data.export import export_answers, working_path
     from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.generate import generate_answers
 
-    loaded = load_records(questions, "question")
-    for bad in loaded.rejected:
-        typer.echo(f"{bad['file']}:{bad['line']}: {bad['reason']}", err=True)
+    try:
+        records_at = working_path(output, fmt)
+    except ValueError as exc:
+        fail(str(exc))
+    loaded = load_records(questions, "question")  # FastChat's question.jsonl, AlpacaEval's eval set too
+    show_rejected(loaded.rejected)
     if not loaded.records:
-        raise typer.Exit(1)
+        fail(f"no valid questions in {questions}", 1)
     backend = load_backend(model, name=name, batch_size=batch_size,
                            cache_dir=cache_dir or output.parent / ".answer-cache")
-    answers = generate_answers(backend, loaded.records, output,
+    answers = generate_answers(backend, loaded.records, records_at,
                                GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature))
-    typer.echo(f"{len(answers)} answers in {output}")
+    if fmt == "chatrecipe":
+        typer.echo(f"{len(answers)} answers in {output}")
+        return
+    done = export_answers(output, answers, fmt, loaded.records)
+    typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
+    if done["rejected"]:
+        fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
+             f"{done['rejected_path']}", 1)
 
 
 @app.command("serve")

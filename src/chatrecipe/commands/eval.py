@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from chatrecipe.commands.messages import fail, write_section_outputs
+from chatrecipe.commands.messages import fail, show_rejected, write_section_outputs
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -30,10 +30,13 @@ def mt_bench(
     """Tabulate MT-Bench-style grades (first turn, second turn, average, per category) and pairwise counts."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.data.records import RecordFileError, read_jsonl
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
 
-    records = load_judgments(judgments)
+    try:
+        records = load_judgments(judgments)  # chatrecipe's or FastChat's layout
+    except RecordFileError as exc:
+        fail(str(exc))
     table = single_scores(records, read_jsonl(questions) if questions else None)
     pairs = pairwise_counts(records)
     if radar and table:
@@ -54,59 +57,56 @@ def mt_bench(
 
 @app.command()
 def winrate(
-    judgments: List[Path] = typer.Argument(..., help="chatrecipe pairwise judgments or AlpacaEval annotations."),
-    model: Optional[str] = typer.Option(None, help="The evaluated model (chatrecipe judgments)."),
-    baseline: Optional[str] = typer.Option(None, help="The reference model (chatrecipe judgments)."),
-    bootstrap: int = typer.Option(2000, help="Bootstrap rounds for the interval."),
+    judgments: List[Path] = typer.Argument(..., help="Pairwise judgments (chatrecipe's or FastChat's *_pair.jsonl) "
+                                           "or AlpacaEval annotations (one or several models' files)."),
+    model: Optional[str] = typer.Option(None, help="The evaluated model (default: every model in the files)."),
+    baseline: Optional[str] = typer.Option(None, help="The reference model (default: each model's opponent)."),
+    bootstrap: int = typer.Option(2000, help="Bootstrap rounds for the interval (0: no interval)."),
     lc: Optional[str] = typer.Option(None, "--lc", help="Also the length-controlled win rate (AlpacaEval 2): "
-                                     "'minimal' or 'v1' (v1 needs instruction difficulties)."),
-    difficulty: Optional[Path] = typer.Option(None, help="CSV or JSON of instruction -> difficulty for --lc v1 "
-                                              "(default: estimated from all models' judgments in the files)."),
+                                     "'minimal', or 'v1' (AlpacaEval's official GLM; needs --lc-data)."),
+    lc_data: Optional[Path] = typer.Option(None, "--lc-data", help="AlpacaEval's df_gamed.csv (instruction "
+                                           "difficulties and gamed baselines) for --lc v1."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
                                        "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Win rate against a baseline (ties half) with standard error and bootstrap interval; optionally length-controlled."""
+    """Win rate against a baseline (ties half) with standard error and bootstrap interval, for every pair in the
+    files or the one --model/--baseline pick; optionally length-controlled."""
     import json
 
-    from chatrecipe.evaluate.length_control import LengthControlError, estimate_difficulty, lc_win_rate
-    from chatrecipe.evaluate.winrate import WinRateError, read_alpaca_eval_annotations, winrate_from_files
+    from chatrecipe.data.eval_formats.alpaca_eval import read_lc_data
+    from chatrecipe.data.schema import RecordError
+    from chatrecipe.evaluate.length_control import LengthControlError
+    from chatrecipe.evaluate.winrate import WinRateError, winrate_table
 
     try:
-        result = winrate_from_files(judgments, model, baseline, bootstrap=bootstrap)
-        if lc:
-            annotations = [a for p in judgments for a in read_alpaca_eval_annotations(p)]
-            table = None
-            if lc == "v1":
-                table = _read_difficulty(difficulty) if difficulty else estimate_difficulty(annotations)
-            mine = [a for a in annotations if model is None or a["generator_2"] == model]
-            result["length_controlled"] = lc_win_rate(mine, lc, difficulty=table)
+        data = read_lc_data(lc_data) if lc_data else None
+        table = winrate_table(judgments, model, baseline, bootstrap=bootstrap, lc=lc, lc_data=data)
+    except RecordError as exc:
+        fail(exc.reason)
     except (WinRateError, LengthControlError) as exc:
         fail(str(exc))
+    show_rejected(table["rejected"])
     if out:
         from chatrecipe.report.sections.winrate import winrate_file_section
 
         out.mkdir(parents=True, exist_ok=True)
-        write_section_outputs(winrate_file_section(result, model, baseline, out), out, "winrate")
-    if as_json:
-        print(json.dumps(result))
-        return
-    typer.echo(f"win rate {100 * result['value']:.1f}% (SE {100 * result['se']:.1f}, 95% CI "
-               f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]) over {result['n']} items; "
-               f"{result['excluded_failures']} failed judgments excluded")
-    if "length_controlled" in result:
-        typer.echo(f"length-controlled win rate ({lc}): {result['length_controlled']['length_controlled_winrate']:.1f}%")
-
-
-def _read_difficulty(path: Path) -> dict:
-    import csv
-    import json
-
-    if path.suffix == ".json":
-        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    return {row[0]: float(row[1]) for row in rows[1:] if len(row) >= 2}
+        write_section_outputs(winrate_file_section(table, out), out, "winrate")
+    pairs = table["pairs"]
+    if as_json:  # one pair: its figures also at the top level, as before several pairs were read
+        print(json.dumps({**(pairs[0] if len(pairs) == 1 else {}), **table, "rejected": len(table["rejected"])}))
+    else:
+        for row in pairs:
+            interval = (f", 95% CI [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]"
+                        if row["ci_low"] is not None else "")
+            typer.echo(f"{row['model']} vs {row['baseline']}: win rate {100 * row['value']:.1f}% (SE "
+                       f"{100 * row['se']:.1f}{interval}) over {row['n']} items: {row['wins']} wins, {row['ties']} "
+                       f"ties, {row['losses']} losses; {row['excluded_failures']} failed judgments excluded")
+            if "length_controlled" in row:
+                typer.echo(f"   length-controlled win rate ({lc}): "
+                           f"{row['length_controlled']['length_controlled_winrate']:.1f}%")
+    if table["rejected"]:
+        fail(f"{len(table['rejected'])} rows could not be read (listed above)", 1)
 
 
 @app.command()
@@ -124,12 +124,11 @@ def elo(
     """Bradley-Terry ratings (tie allowed and no tie) with bootstrap intervals, plus online Elo."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
-    from chatrecipe.evaluate.elo import BattleError, battles_from_judgments, leaderboard
+    from chatrecipe.evaluate.battle_files import read_battles
+    from chatrecipe.evaluate.elo import BattleError, leaderboard
 
-    rows = [r for p in battles for r in read_jsonl(p)]
-    if rows and "kind" in rows[0]:
-        rows = battles_from_judgments(rows)
+    rows, rejected = read_battles(battles)  # Arena battles, or judgments in chatrecipe/FastChat/AlpacaEval layout
+    show_rejected(rejected)
     if category:
         rows = [b for b in rows if b.get("category") in category]
     if judge_prefix:
@@ -146,6 +145,8 @@ def elo(
         write_section_outputs(section, out, "elo")
     if as_json:
         print(json.dumps(board, default=str))
+        if rejected:
+            fail(f"{len(rejected)} rows could not be read (listed above)", 1)
         return
     for key in ("tie_allowed", "tie_none"):
         typer.echo(f"-- {key.replace('_', ' ')}")
@@ -156,6 +157,9 @@ def elo(
         for m, v in sorted(table.items(), key=lambda kv: -kv[1]["value"]):
             typer.echo(f"   {m:<30} {v['value']:7.1f}  [{v['ci_low']:.1f}, {v['ci_high']:.1f}]  "
                        f"{board['battle_counts'].get(m, 0)} battles")
+    if rejected:
+        fail(f"{len(rejected)} rows could not be read (listed above)", 1)
+
 
 @app.command()
 def audit(
@@ -179,7 +183,7 @@ def audit(
     import json
 
     from chatrecipe.data.records import read_jsonl
-    from chatrecipe.evaluate.audit import audit_figures
+    from chatrecipe.evaluate.audit import audit_figures, read_inputs
 
     if experiments:
         if not all((judge, questions, answers_a, answers_b, output)):
@@ -199,13 +203,12 @@ def audit(
             return
     if not pairwise:
         fail("give --pairwise judgment files (or --experiments)")
-    judgments = [j for p in pairwise for j in read_jsonl(p)]
-    by_model: dict = {}
-    for path in answers:
-        for record in read_jsonl(path):
-            by_model.setdefault(record["model"], []).append(record)
-    result = audit_figures(judgments, [j for p in single for j in read_jsonl(p)], by_model, judge=judge,
-                           human=[b for p in human for b in read_jsonl(p)] or None)
+    inputs = read_inputs(pairwise, single, answers, human)  # chatrecipe's, FastChat's or AlpacaEval's files
+    show_rejected(inputs["rejected"])
+    if not inputs["pairwise"]:
+        fail("no pairwise judgments could be read from --pairwise", 1)
+    result = audit_figures(inputs["pairwise"], inputs["single"], inputs["answers"], judge=judge,
+                           human=inputs["human"] or None)
     if out:
         from chatrecipe.report.sections.audit import audit_section
 
@@ -214,13 +217,15 @@ def audit(
         write_section_outputs(section, out, "audit")
     if as_json:
         print(json.dumps({k: v for k, v in result.items() if k != "length"}, default=str))
-        return
-    for name, figure in result["figures"].items():
-        _show(name, figure)
-    if "human_agreement" in result:
-        typer.echo(f"{'Cohen kappa (humans)':<40} {result['human_agreement']['cohen_kappa']}")
-        for category, figure in result["human_agreement"]["per_category"].items():
-            _show(f"  agreement with humans, {category}", figure)
+    else:
+        for name, figure in result["figures"].items():
+            _show(name, figure)
+        if "human_agreement" in result:
+            typer.echo(f"{'Cohen kappa (humans)':<40} {result['human_agreement']['cohen_kappa']}")
+            for category, figure in result["human_agreement"]["per_category"].items():
+                _show(f"  agreement with humans, {category}", figure)
+    if inputs["rejected"]:
+        fail(f"{len(inputs['rejected'])} rows could not be read (listed above); the figures leave them out", 1)
 
 
 def _show(name: str, figure: dict) -> None:

@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from chatrecipe.commands.messages import fail, show_rejected
+
 app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
                   no_args_is_help=True, add_completion=False)
 
@@ -19,6 +21,8 @@ JUDGE = typer.Option("smollm2-135m-instruct", "--judge", help="Judge model: a lo
 QUESTIONS = typer.Option(..., "--questions", help="Question file (MT-Bench format).")
 OUTPUT = typer.Option(..., "-o", "--output", help="Judgment file (JSONL); judgments already in it are kept.")
 PROMPT = typer.Option(None, "--prompt", help="Judge prompt name or .txt file (default: chosen per question).")
+FORMAT = typer.Option("chatrecipe", "--format", help="Layout of the judgment file: chatrecipe or fastchat "
+                      "(model_judgment/<judge>_single.jsonl / _pair.jsonl; resumable records kept in .chatrecipe/).")
 PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with the verdict marker so a small local "
                        "judge commits to a verdict (local judges only).")
 
@@ -26,12 +30,10 @@ PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with th
 def _load(path: Path, kind: str) -> list[dict]:
     from chatrecipe.data.records import load_records
 
-    result = load_records(path, kind)
-    for bad in result.rejected[:20]:
-        typer.echo(f"{bad['file']}:{bad['line']}: {bad['reason']}", err=True)
+    result = load_records(path, kind)  # FastChat and AlpacaEval files too (data/eval_formats)
+    show_rejected(result.rejected)  # names the field: "missing; add it to the record" alone did not
     if not result.records:
-        typer.echo(f"error: no valid {kind} records in {path}", err=True)
-        raise typer.Exit(1)
+        fail(f"no valid {kind} records in {path}", 1)
     return result.records
 
 
@@ -41,9 +43,22 @@ def _backend(judge: str, output: Path, max_new_tokens: int, batch_size: int):
     return load_backend(judge, cache_dir=output.parent / ".judge-cache", batch_size=batch_size)
 
 
-def _summary(records: list[dict]) -> None:
+def _records_at(output: Path, fmt: str) -> Path:
+    from chatrecipe.data.export import working_path
+
+    if fmt not in ("chatrecipe", "fastchat"):
+        fail(f"unknown --format {fmt!r}; judgments are written as chatrecipe or fastchat")
+    return working_path(output, fmt)
+
+
+def _summary(records: list[dict], output: Path, fmt: str) -> None:
     failed = sum(1 for r in records if r.get("error"))
     typer.echo(f"{len(records)} judgments, {failed} failed (recorded with their reason, excluded from scores)")
+    if fmt != "chatrecipe":
+        from chatrecipe.data.export import export_judgments
+
+        done = export_judgments(output, records, fmt)
+        typer.echo(f"{done['written']} rows in {output} ({fmt} layout)")
 
 
 @app.command()
@@ -52,16 +67,17 @@ def single(
     questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE,
     prompt: Optional[str] = PROMPT, prefill: bool = PREFILL,
     repeats: int = typer.Option(1, help="Judge N times (sampled) for a spread."),
-    max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
+    max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8), fmt: str = FORMAT,
 ) -> None:
     """Grade each answer 1-10 (reference-guided for math, reasoning and coding when references exist)."""
     from chatrecipe.backends.base import GenerationParams
     from chatrecipe.judge.single import judge_single
 
+    records_at = _records_at(output, fmt)
     records = judge_single(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
-                           _load(answers, "answer"), output, prompt=prompt, repeats=repeats,
+                           _load(answers, "answer"), records_at, prompt=prompt, repeats=repeats,
                            params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records)
+    _summary(records, output, fmt)
 
 
 @app.command()
@@ -71,16 +87,18 @@ def pairwise(
     questions: Path = QUESTIONS, output: Path = OUTPUT, judge: str = JUDGE, prompt: Optional[str] = PROMPT,
     prefill: bool = PREFILL, one_order: bool = typer.Option(False, help="Judge only in the A-B order (default: both orders)."),
     repeats: int = typer.Option(1), max_new_tokens: int = typer.Option(256), batch_size: int = typer.Option(8),
+    fmt: str = FORMAT,
 ) -> None:
     """Compare two models' answers; both orders by default, conflicting verdicts become ties."""
     from chatrecipe.backends.base import GenerationParams
     from chatrecipe.judge.pairwise import combine_orders, judge_pairwise
 
+    records_at = _records_at(output, fmt)
     records = judge_pairwise(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
-                             _load(answers_a, "answer"), _load(answers_b, "answer"), output,
+                             _load(answers_a, "answer"), _load(answers_b, "answer"), records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records)
+    _summary(records, output, fmt)
     _, stats = combine_orders(records)
     if stats["consistency"] is not None:
         typer.echo(f"position consistency: {100 * stats['consistency']:.0f}% of {stats['both_orders']} pairs")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from chatrecipe.data.eval_formats import to_native
 from chatrecipe.data.schema import VALIDATORS, RecordError, detect_kind
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -199,15 +200,23 @@ def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = No
             if row.error:
                 result.rejected.append(rejection(row, row.error))
                 continue
-            row_kind = kind or detect_kind(row.data)
-            if row_kind is None:
-                result.rejected.append(rejection(row, "unrecognised record: no fields of a known record kind"))
-                continue
-            try:
-                result.records.append(VALIDATORS[row_kind](row.data))
+            try:  # FastChat and AlpacaEval rows become the records they hold (data/eval_formats)
+                for item in to_native(row.data, kind, row.file):
+                    row_kind = kind or detect_kind(item)
+                    if row_kind is None:
+                        result.rejected.append(rejection(row, "unrecognised record: no fields of a known record kind"))
+                        continue
+                    result.records.append(VALIDATORS[row_kind](item))
             except RecordError as exc:
                 result.rejected.append(rejection(row, exc.reason, exc.field))
     return result
+
+
+def describe_rejection(entry: dict) -> str:
+    """One line for a rejected record: where, which field, and why (the reason alone does not name the field)."""
+    where = f"{entry['file']}:{entry['line']}"
+    field = f" field '{entry['field']}':" if entry.get("field") else ""
+    return f"{where}:{field} {entry['reason']}"
 
 
 def rejected_path(output: str | Path) -> Path:

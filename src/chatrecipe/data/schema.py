@@ -215,8 +215,8 @@ def validate_judgment(record: dict) -> dict:
         _text(_require(record, "model_a"), "model_a")
         _text(_require(record, "model_b"), "model_b")
         order = record.get("order", "ab")
-        if order not in ORDERS:
-            raise RecordError("order", f"unknown order {order!r}; use ab or ba")
+        if order is not None and order not in ORDERS:  # None: the file does not say (AlpacaEval's annotations)
+            raise RecordError("order", f"unknown order {order!r}; use ab or ba (or null when it is not known)")
         if error is None and record.get("winner") not in VERDICTS:
             raise RecordError("winner", f"must be one of {', '.join(VERDICTS)} on a judgment without an error")
     return {"turn": 1, "raw": None, "error": None, "prompt_hash": None, **record}

@@ -21,7 +21,9 @@ def position_bias(pairwise: list[dict]) -> dict:
     """Share of decisive verdicts for the answer shown first, and consistency when the order is swapped."""
     from chatrecipe.judge.pairwise import combine_orders
 
-    decisive = [j for j in pairwise if not j.get("error") and j.get("winner") in ("model_a", "model_b")]
+    # AlpacaEval's annotations do not say which answer was shown first: they cannot tell a position bias
+    decisive = [j for j in pairwise if not j.get("error") and j.get("winner") in ("model_a", "model_b")
+                and j.get("order", "ab") is not None]
     first = sum(1 for j in decisive if (j["winner"] == "model_a") == (j.get("order", "ab") == "ab"))
     valid = [j for j in pairwise if not j.get("error")]
     ties = sum(1 for j in valid if j.get("winner") == "tie")
@@ -29,6 +31,28 @@ def position_bias(pairwise: list[dict]) -> dict:
     return {"first_position_share": wilson(first, len(decisive)),
             "swap_consistency": wilson(stats["consistent"], stats["both_orders"]),
             "tie_share": wilson(ties, len(valid)), "failures": sum(1 for j in pairwise if j.get("error"))}
+
+
+def read_inputs(pairwise: list, single: list = (), answers: list = (), human: list = ()) -> dict:
+    """The audit's files in any layout `load_records` reads (chatrecipe's, FastChat's llm_judge, AlpacaEval's):
+    pairwise and single judgments, answers grouped by model, human battles, and every rejected row with its
+    reason, so a foreign file is audited instead of ending in a KeyError."""
+    from chatrecipe.data.records import load_records
+
+    loaded = {name: load_records(list(paths), kind) if paths else None
+              for name, paths, kind in (("pairwise", pairwise, "judgment"), ("single", single, "judgment"),
+                                        ("answers", answers, "answer"), ("human", human, "battle"))}
+
+    def records(name: str) -> list[dict]:
+        return loaded[name].records if loaded[name] else []
+
+    by_model: dict[str, list[dict]] = {}
+    for record in records("answers"):
+        by_model.setdefault(record["model"], []).append(record)
+    return {"pairwise": [j for j in records("pairwise") if j["kind"] == "pairwise"],
+            "single": [j for j in records("single") if j["kind"] == "single"], "answers": by_model,
+            "human": records("human"),
+            "rejected": [r for result in loaded.values() if result for r in result.rejected]}
 
 
 def _answer_length(answers: dict, model: str, qid, turn: int) -> int | None:

@@ -15,23 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chatrecipe.data.records import read_jsonl
 from chatrecipe.stats import mean_interval
-
-
-def normalise_fastchat(record: dict) -> dict:
-    """FastChat llm_judge judgment rows -> chatrecipe's judgment fields (score -1 means a failed grade)."""
-    if "kind" in record:
-        return record
-    if "score" in record:
-        score = record["score"]
-        return {"question_id": record["question_id"], "kind": "single", "model": record["model"],
-                "judge": str(record.get("judge")), "turn": record.get("turn", 1),
-                "score": None if score == -1 else score, "error": "failed grade (-1)" if score == -1 else None}
-    verdicts = {"model_1": "model_a", "model_2": "model_b", "tie": "tie"}
-    return {"question_id": record["question_id"], "kind": "pairwise", "model_a": record["model_1"],
-            "model_b": record["model_2"], "judge": str(record.get("judge")), "turn": record.get("turn", 1),
-            "g1_winner": verdicts.get(record.get("g1_winner")), "g2_winner": verdicts.get(record.get("g2_winner"))}
 
 
 def single_scores(judgments: list[dict], questions: list[dict] | None = None) -> dict:
@@ -66,21 +50,16 @@ def single_scores(judgments: list[dict], questions: list[dict] | None = None) ->
 
 
 def pairwise_counts(judgments: list[dict]) -> dict:
-    """FastChat's pairwise tally: per model wins, losses, ties over both orders (g1/g2), and win rates."""
+    """FastChat's pairwise tally: per model wins, losses, ties over games (both orders combined: agreeing orders
+    give the winner, disagreeing ones a tie, a game with a failed verdict is skipped), and win rates."""
+    from chatrecipe.judge.pairwise import combine_orders
+
     tally: dict = defaultdict(lambda: {"win": 0, "loss": 0, "tie": 0})
-    for j in judgments:
-        if j.get("kind") != "pairwise":
+    games, _ = combine_orders([j for j in judgments if j.get("kind") == "pairwise"])
+    for game in games:
+        if game["error"] or game["winner"] is None:
             continue
-        if "g1_winner" in j:
-            g1, g2 = j["g1_winner"], j["g2_winner"]
-            if g1 is None or g2 is None:
-                continue
-            winner = g1 if g1 == g2 else "tie"
-        else:
-            if j.get("error") or j.get("winner") is None:
-                continue
-            winner = j["winner"]
-        a, b = j["model_a"], j["model_b"]
+        winner, a, b = game["winner"], game["model_a"], game["model_b"]
         if winner == "model_a":
             tally[a]["win"] += 1
             tally[b]["loss"] += 1
@@ -121,4 +100,12 @@ def radar_plot(table: dict, path: Path) -> Path:
 
 
 def load_judgments(paths: list[Path]) -> list[dict]:
-    return [normalise_fastchat(r) for p in paths for r in read_jsonl(p)]
+    """Judgments in chatrecipe's or FastChat's layout (model_judgment/*_single.jsonl, *_pair.jsonl); a row that
+    cannot be read stops the tabulation with its file, line and reason rather than shrinking the table."""
+    from chatrecipe.data.records import RecordFileError, describe_rejection, load_records
+
+    loaded = load_records(paths, "judgment")
+    if loaded.rejected:
+        shown = "; ".join(describe_rejection(r) for r in loaded.rejected[:5])
+        raise RecordFileError(f"{len(loaded.rejected)} judgment rows could not be read: {shown}")
+    return loaded.records

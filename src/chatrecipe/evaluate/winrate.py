@@ -2,9 +2,10 @@
 
 Run as: `chatrecipe eval winrate judgments.jsonl --model sft --baseline base [--json]`.
 
-Judgments are chatrecipe's records (both orders are first combined, MT-Bench style) or AlpacaEval annotation
-files as published (`preference` 1 or 2, fractional allowed), so judgments already paid for can be reused.
-Failed judgments are excluded and counted, never scored as ties.
+Judgments are chatrecipe's records or FastChat's `*_pair.jsonl` (both orders are first combined, MT-Bench
+style), or AlpacaEval annotation files as published (`preference` 1 or 2, fractional allowed), so judgments
+already paid for can be reused. Without `--model`, every pair in the files gets its row. Failed judgments are
+excluded and counted, never scored as ties.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-from chatrecipe.data.records import read_jsonl
 
 
 class WinRateError(ValueError):
@@ -45,24 +44,23 @@ def read_alpaca_eval_annotations(path: str | Path) -> list[dict]:
     """AlpacaEval annotations (instruction, output_1/2, generator_1/2, preference in [1, 2]) as they are published.
 
     AlpacaEval's convention: preference 1 means output_1 (the reference) wins, 2 means output_2 wins, 0 is a tie
-    (read as 1.5); values in between are soft preferences. Rows without a preference (failed annotations) come
-    back with None.
+    (read as 1.5); values in between are soft preferences. Rows without a usable preference (failed annotations,
+    values AlpacaEval itself drops) come back with None and the reason in `error`, to be counted, never scored.
     """
-    import json
+    from chatrecipe.data.eval_formats.alpaca_eval import is_annotation, preference
+    from chatrecipe.data.records import iter_rows
 
-    text = Path(path).read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else read_jsonl(path)
     out = []
-    for index, row in enumerate(rows):
-        missing = [k for k in ("instruction", "generator_1", "generator_2") if k not in row]
-        if missing:
-            raise WinRateError(f"{path}: row {index}: missing {', '.join(missing)}; not an AlpacaEval annotation file")
-        preference = row.get("preference")
-        if preference is not None and float(preference) == 0:
-            preference = 1.5  # AlpacaEval writes a tie as 0
-        if preference is not None and not (1 <= float(preference) <= 2):
-            raise WinRateError(f"{path}: row {index}: preference {preference} outside [1, 2] (0 for a tie)")
-        out.append({**row, "preference": None if preference is None else float(preference)})
+    for row in iter_rows(path):
+        if row.error:
+            raise WinRateError(f"{row.file}:{row.line}: {row.error}")
+        if not is_annotation(row.data):
+            missing = [k for k in ("instruction", "output_1", "output_2", "generator_1", "generator_2")
+                       if k not in row.data]
+            raise WinRateError(f"{row.file}: row {row.line}: missing {', '.join(missing)}; not an AlpacaEval "
+                               "annotation file")
+        value, problem = preference(row.data.get("preference"))
+        out.append({**row.data, "preference": value, "error": problem})
     return out
 
 
@@ -74,36 +72,101 @@ def preferences_from_alpaca(annotations: list[dict], model: str | None = None) -
 
 
 def win_rate(scores: list[float], *, bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95) -> dict:
-    """Mean preference with its standard error and a percentile bootstrap interval (in [0, 1])."""
+    """Mean preference with its standard error and a percentile bootstrap interval (in [0, 1]; none when
+    `bootstrap` is 0). Wins, ties and losses count preferences above, at and below one half, as AlpacaEval does,
+    so soft preferences from weighted annotators are counted too."""
     if not scores:
         raise WinRateError("no usable judgments: every verdict failed or none were given")
     values = np.asarray(scores, dtype=float)
     n = len(values)
     mean = float(values.mean())
     se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    rng = np.random.default_rng(seed)
-    samples = values[rng.integers(0, n, size=(bootstrap, n))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return {"value": mean, "se": se, "ci_low": float(low), "ci_high": float(high), "n": n,
-            "wins": int((values == 1).sum()), "ties": int((values == 0.5).sum()), "losses": int((values == 0).sum())}
+    low = high = None
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        samples = values[rng.integers(0, n, size=(bootstrap, n))].mean(axis=1)
+        alpha = (1 - confidence) / 2
+        low, high = (float(q) for q in np.quantile(samples, [alpha, 1 - alpha]))
+    return {"value": mean, "se": se, "ci_low": low, "ci_high": high, "n": n,
+            "wins": int((values > 0.5).sum()), "ties": int((values == 0.5).sum()),
+            "losses": int((values < 0.5).sum()), "strict_win_rate": float((values > 0.5).mean()),
+            "loss_rate": float((values < 0.5).mean())}
 
 
-def winrate_from_files(paths: list[Path], model: str | None, baseline: str | None, **kwargs) -> dict:
-    """Win rate from chatrecipe judgment files or AlpacaEval annotation files (detected by their fields)."""
-    import json
+def _models_line(pairs: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{m} vs {b}" for m, b in pairs) or "none"
 
-    first = Path(paths[0]).read_text(encoding="utf-8").lstrip()
-    head = json.loads(first.splitlines()[0]) if not first.startswith("[") else json.loads(first)[0]
-    if "generator_1" in head:
+
+def _select(pairs: list[tuple[str, str]], model: str | None, baseline: str | None, ordered: bool) -> list:
+    """The (model, baseline) pairs asked for; an unknown name is an error that lists what the files hold.
+
+    `ordered`: AlpacaEval annotations fix which side is the reference; judgments can be read either way round."""
+    chosen = []
+    for a, b in pairs:
+        for m, r in ((a, b),) if ordered or model is None and baseline is None else ((a, b), (b, a)):
+            seen = chosen if ordered else [*chosen, *((y, x) for x, y in chosen)]  # judged both ways round: once
+            if (model is None or m == model) and (baseline is None or r == baseline) and (m, r) not in seen:
+                chosen.append((m, r))
+    if not chosen:
+        names = sorted({x for pair in pairs for x in pair})
+        asked = " vs ".join(x for x in (model, baseline) if x)
+        raise WinRateError(f"no pairwise judgments for {asked}; the files hold {_models_line(pairs)} "
+                           f"(models: {', '.join(names)})")
+    return chosen
+
+
+def winrate_table(paths: list[Path], model: str | None = None, baseline: str | None = None, *,
+                  bootstrap: int = 2000, seed: int = 0, lc: str | None = None, lc_data: dict | None = None) -> dict:
+    """Win rates of every (model, baseline) pair in the files, or those `model` / `baseline` pick.
+
+    Files are AlpacaEval annotations (soft preferences kept; `lc` adds the length-controlled win rate), or
+    pairwise judgments in chatrecipe's or FastChat's layout (both orders combined, MT-Bench style: FastChat's
+    show_result.py counts; `value` is its adjusted win rate). Returns {"format", "pairs": [{model, baseline,
+    value, se, ci_low, ci_high, n, wins, ties, losses, excluded_failures, ...}], "rejected"}.
+    """
+    from chatrecipe.data.eval_formats.alpaca_eval import is_annotation
+    from chatrecipe.data.records import iter_rows, load_records
+
+    heads = {str(p): next((r.data for r in iter_rows(p) if r.data is not None), None) for p in paths}
+    annotation_files = [p for p, head in heads.items() if head is not None and is_annotation(head)]
+    if annotation_files and len(annotation_files) != len(paths):
+        raise WinRateError("give AlpacaEval annotation files or pairwise judgment files, not both: annotations in "
+                           + ", ".join(annotation_files))
+    rows = []
+    if annotation_files:
         annotations = [a for p in paths for a in read_alpaca_eval_annotations(p)]
-        scores, stats = preferences_from_alpaca(annotations, model)
-    else:
-        judgments = [j for p in paths for j in read_jsonl(p)]
-        if model is None or baseline is None:
-            raise WinRateError("--model and --baseline are required for chatrecipe judgment files")
-        scores, stats = preferences_from_judgments(judgments, model, baseline)
-    return {**win_rate(scores, **kwargs), **stats}
+        found = list(dict.fromkeys((a["generator_2"], a["generator_1"]) for a in annotations))
+        for m, b in _select(found, model, baseline, ordered=True):
+            mine = [a for a in annotations if (a["generator_2"], a["generator_1"]) == (m, b)]
+            _check_once(mine, m, b)
+            scores, stats = preferences_from_alpaca(mine)
+            row = {"model": m, "baseline": b, **win_rate(scores, bootstrap=bootstrap, seed=seed), **stats}
+            if lc:
+                from chatrecipe.evaluate.length_control import lc_win_rate
+
+                row["length_controlled"] = lc_win_rate(mine, lc, lc_data=lc_data)
+            rows.append(row)
+        return {"format": "alpaca_eval", "pairs": rows, "rejected": []}
+    if lc:
+        raise WinRateError("length control needs AlpacaEval annotations, which carry both outputs' texts; these "
+                           "are judgment files")
+    loaded = load_records(paths, "judgment")
+    judgments = [j for j in loaded.records if j.get("kind") == "pairwise"]
+    found = list(dict.fromkeys((j["model_a"], j["model_b"]) for j in judgments))
+    for m, b in _select(found, model, baseline, ordered=False):
+        scores, stats = preferences_from_judgments(judgments, m, b)
+        rows.append({"model": m, "baseline": b, **win_rate(scores, bootstrap=bootstrap, seed=seed), **stats})
+    return {"format": "judgments", "pairs": rows, "rejected": loaded.rejected}
+
+
+def _check_once(annotations: list[dict], model: str, baseline: str) -> None:
+    seen: dict[str, int] = {}
+    for a in annotations:
+        seen[a["instruction"]] = seen.get(a["instruction"], 0) + 1
+    twice = [i for i, n in seen.items() if n > 1]
+    if twice:
+        raise WinRateError(f"{len(twice)} instructions are annotated more than once for {model} vs {baseline} "
+                           f"(e.g. {twice[0][:60]!r}); pass each model's annotations once")
 
 
 def pairwise_win_rates(pairwise: list[dict], answers: dict[str, list[dict]], seed: int = 0) -> list[dict]:

@@ -85,7 +85,7 @@ def combine_orders(judgments: list[dict]) -> tuple[list[dict], dict]:
     groups: dict[tuple, dict] = {}
     for j in judgments:
         key = (j["question_id"], j.get("turn", 1), j.get("repeat", 0), j["model_a"], j["model_b"])
-        groups.setdefault(key, {})[j.get("order", "ab")] = j
+        groups.setdefault(key, {})[j.get("order") or "ab"] = j  # order unknown (AlpacaEval): one verdict
     combined, consistent, compared, failed = [], 0, 0, 0
     for key, orders in groups.items():
         ab, ba = orders.get("ab"), orders.get("ba")

@@ -50,17 +50,22 @@ def winrate_section(results: list[dict], provenance: dict) -> tuple[dict, dict]:
     return section, per_model
 
 
-def winrate_file_section(result: dict, model: str | None, baseline: str | None, out_dir: Path) -> dict:
-    """The section `eval winrate --out DIR` writes: one pair's win rate (and LC win rate) with its plot."""
+def winrate_file_section(table: dict, out_dir: Path) -> dict:
+    """The section `eval winrate --out DIR` writes: each pair's win rate (and LC win rate), named by its models,
+    with its plot. `table` is evaluate.winrate.winrate_table's result."""
     from chatrecipe.report.plots import bars_with_intervals
 
-    name = f"{model or 'model'} vs {baseline or 'reference'}"
-    row = [name, f"{100 * result['value']:.1f}", f"[{100 * result['ci_low']:.1f}, {100 * result['ci_high']:.1f}]",
-           f"{100 * result['se']:.1f}", result["n"], result["excluded_failures"]]
-    columns = ["pair", "win rate %", "95% CI", "SE", "items", "failed judgments"]
-    if "length_controlled" in result:
-        row.append(f"{result['length_controlled']['length_controlled_winrate']:.1f}")
-        columns.append("LC win rate %")
-    plot = bars_with_intervals({name: result}, out_dir / "winrate.png", title="Win rate (ties half)", reference=0.5)
-    return {"title": "Win rate", "tables": [{"title": "Win rate", "columns": columns, "rows": [row]}],
-            "plots": [plot.name], "metrics": result}
+    pairs = table["pairs"]
+    lc = any("length_controlled" in r for r in pairs)
+    rows, figures = [], {}
+    for r in pairs:
+        name = f"{r['model']} vs {r['baseline']}"
+        figures[name] = r
+        rows.append([name, with_interval(r, 100), f"{100 * r['se']:.1f}" if r["n"] > 1 else "", r["wins"],
+                     r["ties"], r["losses"], r["n"], r["excluded_failures"]]
+                    + ([f"{r['length_controlled']['length_controlled_winrate']:.1f}"] if lc else []))
+    columns = ["pair", "win rate % [95% CI]", "SE", "wins", "ties", "losses", "items", "failed judgments"]
+    columns += ["LC win rate %"] if lc else []
+    plot = bars_with_intervals(figures, out_dir / "winrate.png", title="Win rate (ties half)", reference=0.5)
+    return {"title": "Win rate", "tables": [{"title": "Win rate", "columns": columns, "rows": rows}],
+            "plots": [plot.name], "metrics": table}

@@ -1,0 +1,73 @@
+"""Evaluation files other tools write (FastChat `llm_judge`, AlpacaEval), read row by row as chatrecipe records and
+written back in their layouts, so answers and judgments move between the tools without a script.
+
+`to_native(row, kind)` is the hook `records.load_records` calls on every row: a foreign row becomes the records
+it holds (a FastChat pair row is two judgments, one per order), any other row passes through unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatrecipe.data.eval_formats import alpaca_eval, fastchat
+from chatrecipe.data.schema import RecordError
+
+FORMATS = {fastchat.NAME: fastchat, alpaca_eval.NAME: alpaca_eval}
+WRITE_FORMATS = ("chatrecipe", fastchat.NAME, alpaca_eval.NAME)
+
+
+def to_native(row: dict, kind: str | None = None, path: str | Path | None = None) -> list[dict]:
+    """The chatrecipe records a row holds when it is in a foreign layout; `[row]` when it is not."""
+    if "kind" in row or "messages" in row or "prompt" in row:
+        return [row]  # our own records (and TRL's) are never reinterpreted
+    converted = fastchat.to_records(row, kind, path)
+    if converted is None:
+        converted = alpaca_eval.to_records(row, kind)
+    return [row] if converted is None else converted
+
+
+def foreign_format(row: dict) -> str | None:
+    """Which foreign layout a row is in, if any (for messages that say what was read)."""
+    return next((name for name, module in FORMATS.items() if module.fits(row)), None)
+
+
+def answer_rows(answers: list[dict], fmt: str, questions: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
+    """Answer records laid out as `fmt` writes them, and the ones it cannot hold (with the reason)."""
+    if fmt == "chatrecipe":
+        return list(answers), []
+    if fmt == fastchat.NAME:
+        return [fastchat.answer_row(a) for a in answers], []
+    if fmt == alpaca_eval.NAME:
+        instructions = {q["question_id"]: q["turns"][0] for q in questions or []}
+        rows, rejected = [], []
+        for answer in answers:
+            try:
+                rows.append(alpaca_eval.outputs_row(answer, instructions.get(answer["question_id"])))
+            except RecordError as exc:
+                rejected.append({"question_id": answer["question_id"], "field": exc.field, "reason": exc.reason,
+                                 "record": answer})
+        return rows, rejected
+    raise ValueError(f"unknown answer format {fmt!r}; use one of {', '.join(WRITE_FORMATS)}")
+
+
+def judgment_rows(judgments: list[dict], fmt: str) -> list[dict]:
+    """Judgment records laid out as `fmt` writes them (FastChat: single grades and pair rows, as FastChat splits
+    them into `<judge>_single.jsonl` and `<judge>_pair.jsonl`, so give one kind per file)."""
+    if fmt == "chatrecipe":
+        return list(judgments)
+    if fmt != fastchat.NAME:
+        raise ValueError(f"judgments are written as chatrecipe or fastchat, not {fmt!r}")
+    single = [fastchat.single_row(j) for j in judgments if j.get("kind") == "single"]
+    return single + fastchat.pair_rows([j for j in judgments if j.get("kind") == "pairwise"])
+
+
+def write_json_list(path: str | Path, rows: list[dict]) -> int:
+    """A JSON list file, as AlpacaEval reads `model_outputs.json` (JSON Lines would not load there); atomic."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return len(rows)
