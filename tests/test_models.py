@@ -72,3 +72,31 @@ def test_embedded_model_converts_once_and_stops_on_im_end():
     output = model.generate(**inputs, max_new_tokens=20, do_sample=False)
     text = tokenizer.decode(output[0][inputs["input_ids"].shape[1]:])
     assert "Paris" in text and text.endswith("<|im_end|>")
+
+
+def test_pickled_weights_are_refused_with_a_flag_that_exists(tmp_path, tiny_model_path):
+    """A model folder with only pickled weights: a clear refusal naming --allow-pickle (no traceback); the flag
+    the message names is accepted and loads it."""
+    import json
+    import subprocess
+    import sys
+
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"  # the layout older checkpoints have: pytorch_model.bin, no safetensors
+    shutil.copytree(tiny_model_path, folder)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question_id": 1, "category": "chat", "turns": ["Say hello."]}) + "\n")
+    command = [sys.executable, "-m", "chatrecipe", "generate", "--model", str(folder), "--questions", str(questions),
+               "-o", str(tmp_path / "a.jsonl"), "--max-new-tokens", "4"]
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--allow-pickle" in refused.stderr and "safetensors" in refused.stderr
+    allowed = subprocess.run([*command, "--allow-pickle"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])["question_id"] == 1

@@ -27,12 +27,19 @@ for single in (run.app, answers.app, report.app):
 
 def main() -> None:
     import os
+    import sys
     import warnings
 
     # library deprecation chatter (transformers 5 renames) drowns the progress bars users need to see
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    app()
+    from chatrecipe.models import ModelLoadError
+
+    try:
+        app()
+    except ModelLoadError as exc:  # a model that cannot load is the user's to fix: the message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

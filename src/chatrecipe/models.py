@@ -113,6 +113,19 @@ def prepare_embedded(force: bool = False) -> Path:
     return target
 
 
+# Pickled weights can run code when they load, so they are refused unless a command's --allow-pickle said yes for
+# this process (every model it loads, the judge's and the reference's too, comes from the same user's files).
+_PICKLE_ALLOWED = False
+PICKLE_HINT = ("pass --allow-pickle (generate, serve, chat, run, train, eval rm / bench / redteam take it) only if "
+               "you trust the files, or convert them to safetensors")
+
+
+def allow_pickled_weights(allowed: bool = True) -> None:
+    """Let this process load pickled (.bin) weights: what a command's --allow-pickle sets."""
+    global _PICKLE_ALLOWED
+    _PICKLE_ALLOWED = allowed
+
+
 def _pretrained_kwargs(source: ModelSource, trust_remote_code: bool, allow_pickle: bool) -> dict:
     kwargs: dict = {"trust_remote_code": trust_remote_code}
     if source.gguf_file:
@@ -133,6 +146,7 @@ def model_path(ref: str) -> str:
 
 
 def _load(loader, ref: str, what: str, trust_remote_code: bool = False, allow_pickle: bool = False, **kwargs):
+    allow_pickle = allow_pickle or _PICKLE_ALLOWED
     source = resolve(ref)
     path = model_path(ref)
     try:
@@ -145,10 +159,8 @@ def _load(loader, ref: str, what: str, trust_remote_code: bool = False, allow_pi
                 f"or use the embedded default {EMBEDDED!r}."
             ) from exc
         if "safetensors" in str(exc).lower() and not allow_pickle:
-            raise ModelLoadError(
-                f"{ref}: no safetensors weights found. Pickled weights can run code when loaded; pass "
-                "--allow-pickle only if you trust the files, or convert them to safetensors."
-            ) from exc
+            raise ModelLoadError(f"{ref}: no safetensors weights found. Pickled weights can run code when loaded; "
+                                 f"{PICKLE_HINT}.") from exc
         raise ModelLoadError(f"could not load {what} from {ref}: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from chatrecipe.commands.messages import fail, show_rejected
+from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(add_completion=False)
 
@@ -25,8 +26,10 @@ def generate(
     cache_dir: Optional[Path] = typer.Option(None, help="Answer cache (default: beside the output)."),
     fmt: str = typer.Option("chatrecipe", "--format", help="Layout of the answer file: chatrecipe, fastchat "
                             "(model_answer/<model>.jsonl) or alpaca_eval (model_outputs.json, single-turn)."),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Answer every question (multi-turn questions turn by turn on the model's own answers)."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.backends import load_backend
     from chatrecipe.backends.base import GenerationParams
     from chatrecipe.data.export import export_answers, working_path
@@ -62,8 +65,10 @@ def serve_command(
     port: int = typer.Option(8000, help="Port."),
     name: Optional[str] = typer.Option(None, help="Model name reported by /v1/models."),
     batch_size: int = typer.Option(8),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/chat/completions with streaming, /v1/models)."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.serve import serve
 
     serve(model, host=host, port=port, batch_size=batch_size, name=name)
@@ -75,8 +80,10 @@ def chat_command(
     system: Optional[str] = typer.Option(None, help="System message."),
     max_new_tokens: int = typer.Option(256),
     temperature: float = typer.Option(0.7),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Chat with a model in the terminal (empty line or Ctrl-D to quit; /reset starts over)."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.backends import load_backend
     from chatrecipe.backends.base import GenerationParams
 

@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands.messages import fail, show_rejected, write_section_outputs
+from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -258,8 +259,10 @@ def rm_bench(
     seed: int = typer.Option(0, help="Seed of the random baseline."),
     prefill: bool = typer.Option(False, help="Prefill the judge's verdict marker (small local judges)."),
     as_json: bool = typer.Option(False, "--json"),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Reward-model accuracy on preference test sets, per set and averaged, beside the length and random baselines."""
+    apply_allow_pickle(allow_pickle)
     import json
 
     from chatrecipe.evaluate.rm_bench import format_table, run_bench
@@ -309,9 +312,11 @@ def redteam(
     prefill: bool = typer.Option(False, help="Prefill 'Label: [[' (small local judges)."),
     max_cost: Optional[float] = typer.Option(None, help="Stop before API spending would pass this many dollars."),
     as_json: bool = typer.Option(False, "--json"),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Attack success rate per category and jailbreak wrapper, and over-refusal on benign look-alikes, with
     Wilson intervals, for one or more checkpoints; responses labelled refusal / safe / harmful."""
+    apply_allow_pickle(allow_pickle)
     import json
 
     from chatrecipe.backends.base import GenerationParams
@@ -378,8 +383,10 @@ def bench(
                                   "Hugging Face cache (needs the network; off by default, so an offline machine "
                                   "fails at once with the download hint)."),
     as_json: bool = typer.Option(False, "--json"),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Standard benchmarks (ARC, HellaSwag, MMLU, TruthfulQA) through lm-evaluation-harness; needs chatrecipe[bench]."""
+    apply_allow_pickle(allow_pickle)
     import json
 
     from chatrecipe.evaluate.lm_bench import BenchError, format_rows, row_key, run_benchmarks

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from chatrecipe.commands.messages import fail
+from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(help="List, prepare and merge models.", no_args_is_help=True, add_completion=False)
 
@@ -39,8 +40,10 @@ def models_prepare(force: bool = typer.Option(False, help="Convert again even if
 def models_merge(
     adapter: Path = typer.Argument(..., help="A LoRA adapter folder (from `chatrecipe train ... method=lora`)."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for the merged full model."),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Merge a LoRA adapter into its base model and save a full model folder (with tokenizer and template)."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.train.peft_setup import merge_adapter
 
     typer.echo(str(merge_adapter(adapter, output)))

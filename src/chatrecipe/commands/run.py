@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands.messages import fail
+from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(add_completion=False)
 ls_app = typer.Typer(help="List shipped recipes, judge prompts and benchmarks.", no_args_is_help=True,
@@ -25,8 +26,10 @@ def run(
     only: Optional[str] = typer.Option(None, help="Run only this stage."),
     sweep: List[str] = typer.Option([], help="Run once per value: --sweep data.size=100,200,400 (ablations)."),
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default: runs/)."),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Run a recipe's stages in flow order into runs/<name>/; complete stages are skipped, interrupted ones resume."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.pipeline.context import PipelineError
     from chatrecipe.pipeline.runner import run_recipe, run_sweep
     from chatrecipe.recipe import RecipeError
@@ -73,8 +76,10 @@ def validate_recipe(
 @app.command("check-template")
 def check_template(
     target: str = typer.Argument(..., help="Model reference, trained model folder or run folder."),
+    allow_pickle: bool = ALLOW_PICKLE,
 ) -> None:
     """Show token by token what training learns from a sample chat; fail if the end-of-turn token is not trained."""
+    apply_allow_pickle(allow_pickle)
     from chatrecipe.train.templates import check_template_command
 
     raise typer.Exit(check_template_command(target))

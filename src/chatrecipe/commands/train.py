@@ -13,6 +13,7 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands.messages import fail
+from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(help="Train on TRL: SFT (full, LoRA, QLoRA), reward models, DPO, online RL with a reward model.",
                   no_args_is_help=True, add_completion=False)
@@ -39,7 +40,9 @@ def _command(stage: str):
         resume: Optional[Path] = typer.Option(None, help="Resume from this checkpoint folder (by default the "
                                               "latest checkpoint in the output folder is resumed)."),
         fresh: bool = typer.Option(False, help="Ignore existing checkpoints and start over."),
+        allow_pickle: bool = ALLOW_PICKLE,
     ) -> None:
+        apply_allow_pickle(allow_pickle)
         from chatrecipe.recipe import RecipeError
         from chatrecipe.train.launch import resolve
         from chatrecipe.train.outputs import TrainingInputError

@@ -73,5 +73,10 @@ def parse_argv(stage: str, argv: list[str] | None) -> Launch:
     parser.add_argument("--reward-model")
     parser.add_argument("--resume", nargs="?", const=True, default=True)
     parser.add_argument("--no-resume", dest="resume", action="store_false")
+    parser.add_argument("--allow-pickle", action="store_true", help="load pickled (.bin) weights: trusted files only")
     ns = parser.parse_args(argv)
+    if ns.allow_pickle:
+        from chatrecipe.models import allow_pickled_weights
+
+        allow_pickled_weights()
     return resolve(stage, ns.config, ns.overrides, ns.output_dir, ns.resume, ns.reward_model, ns.model)
