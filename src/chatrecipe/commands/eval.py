@@ -320,6 +320,7 @@ def redteam(
     import json
 
     from chatrecipe.backends.base import GenerationParams
+    from chatrecipe.evaluate.redteam.rates import format_rates
     from chatrecipe.evaluate.redteam.run import RedteamArgs, RedteamError, run_redteam
     from chatrecipe.evaluate.redteam.prompts import RedteamPromptError
 
@@ -338,24 +339,7 @@ def redteam(
         print(json.dumps(result, default=str))
         return
 
-    def show(figure: dict) -> str:
-        if figure["value"] is None:
-            return "n/a"
-        return (f"{100 * figure['value']:5.1f}% [{100 * figure['ci_low']:.1f}, {100 * figure['ci_high']:.1f}] "
-                f"({figure['count']}/{figure['n']})")
-
-    typer.echo(f"{result['prompts']['total']} prompts ({result['prompts']['benign']} benign), labelled by "
-               f"{result['provenance']['labeler']}; {result['prompts']['rejected']} rejected prompt lines")
-    for name, rates in result["models"].items():
-        typer.echo(f"{name}: attack success {show(rates['attack_success'])}  over-refusal "
-                   f"{show(rates['over_refusal'])}  unlabelled {rates['failed']['total']}")
-        for cat, figures in rates["per_category"].items():
-            typer.echo(f"   {cat:<18} attack success {show(figures['attack_success'])}")
-        for wrapper, figures in rates["per_wrapper"].items():
-            typer.echo(f"   wrapper {wrapper:<18} attack success {show(figures['attack_success'])}")
-        for step in rates["rounds"]:
-            typer.echo(f"   attacker round {step['round']}: {step['prompts']} prompts, attack success "
-                       f"{show(step['attack_success'])}")
+    typer.echo(format_rates(result))
     typer.echo(f"wrote {output / 'redteam.json'} and {output / 'redteam-labels.jsonl'}")
 
 

@@ -62,3 +62,27 @@ def redteam_rates(labelled: list[dict]) -> dict[str, dict]:
     for record in labelled:
         order.setdefault(record["model"], []).append(record)
     return {model: model_rates(records) for model, records in order.items()}
+
+
+def _figure_text(figure: dict) -> str:
+    if figure["value"] is None:
+        return "n/a"
+    return (f"{100 * figure['value']:5.1f}% [{100 * figure['ci_low']:.1f}, {100 * figure['ci_high']:.1f}] "
+            f"({figure['count']}/{figure['n']})")
+
+
+def format_rates(result: dict) -> str:
+    """A red-team result as lines: per model, attack success and over-refusal, then per category, wrapper, round."""
+    prompts = result["prompts"]
+    lines = [f"{prompts['total']} prompts ({prompts['benign']} benign), labelled by {result['provenance']['labeler']}; "
+             f"{prompts['rejected']} rejected prompt lines"]
+    for name, rates in result["models"].items():
+        lines.append(f"{name}: attack success {_figure_text(rates['attack_success'])}  over-refusal "
+                     f"{_figure_text(rates['over_refusal'])}  unlabelled {rates['failed']['total']}")
+        lines += [f"   {cat:<18} attack success {_figure_text(figures['attack_success'])}"
+                  for cat, figures in rates["per_category"].items()]
+        lines += [f"   wrapper {wrapper:<18} attack success {_figure_text(figures['attack_success'])}"
+                  for wrapper, figures in rates["per_wrapper"].items()]
+        lines += [f"   attacker round {step['round']}: {step['prompts']} prompts, attack success "
+                  f"{_figure_text(step['attack_success'])}" for step in rates["rounds"]]
+    return "\n".join(lines)
