@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from chatrecipe.data.hub import HubDatasetError, load_hub_splits, looks_like_hub_id
 from chatrecipe.data.schema import VALIDATORS, RecordError, detect_kind
 from chatrecipe.data.strict_json import UnsafeValueError, dumps, evidence
 
@@ -162,6 +163,9 @@ def iter_rows(path: str | Path) -> Iterator[Row]:
     """Stream the raw rows of a record file; unreadable lines come back as rows with `error` set."""
     path = Path(path)
     if not path.exists():
+        if looks_like_hub_id(str(path)):
+            yield from _iter_hub_dataset(str(path))
+            return
         raise RecordFileError(f"{path}: no such file or folder; check the path")
     if path.is_dir():
         yield from _iter_dataset_folder(path)
@@ -257,6 +261,15 @@ def _iter_dataset_folder(path: Path) -> Iterator[Row]:
     for split, dataset in splits:
         name = f"{path}[{split}]" if split else str(path)
         yield from _iter_table(iter(dataset), name, 1)
+
+
+def _iter_hub_dataset(name: str) -> Iterator[Row]:
+    try:
+        splits = load_hub_splits(name)
+    except HubDatasetError as exc:
+        raise RecordFileError(str(exc)) from None
+    for split, dataset in splits:
+        yield from _iter_table(iter(dataset), f"{name}[{split}]", 1)
 
 
 def rejection(row: Row, reason: str, field: str | None = None) -> dict:

@@ -45,8 +45,8 @@ def problem(value: Any, path: str = "") -> tuple[str, str] | None:
             return where or "value", (f"non-finite number {_spell(item)}: JSON has no NaN or Infinity; write a finite "
                                       "number, or null where the value is unknown")
         if isinstance(item, str) and _SURROGATE.search(item):
-            return where or "value", ("text holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which no UTF-8 "
-                                      "file can store; fix or drop that character")
+            return where or "value", ("text holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which no "
+                                      "UTF-8 file can store; fix or drop that character")
         stack.extend(reversed(_children(where, item)))  # reversed: the first problem in document order is found first
     return None
 
