@@ -87,7 +87,7 @@ def convert(
 ) -> None:
     """Convert public formats (Alpaca, ShareGPT, HH-RLHF, UltraFeedback, SHP, summarize, Arena, OpenAssistant) to records."""
     result = _load_any(files, fmt)
-    typer.echo(f"format: {result.format}, kind: {result.kind}")
+    typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
     _write(output, result.records, result.rejected)
     if not result.records:
         raise typer.Exit(1)

@@ -320,7 +320,8 @@ def write_records(path: str | Path, records: Iterable[dict]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(records), path)
+        # from the union of all records' fields: from_pylist takes the first record's keys and drops the others
+        pq.write_table(pa.Table.from_struct_array(pa.array(records)) if records else pa.table({}), path)
         return len(records)
     tmp = path.with_name(path.name + ".tmp")
     opener = gzip.open if path.suffix.lower() == ".gz" else open

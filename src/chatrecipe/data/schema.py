@@ -100,7 +100,8 @@ def _category(record: dict) -> str:
 
 def record_id(payload: Any) -> str:
     """A stable id from a record's content, for records that arrive without one."""
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    # surrogatepass: a lone surrogate must reach the strict-JSON check (and its reason), not crash the hash
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
     return hashlib.sha1(blob).hexdigest()[:16]
 
 
