@@ -87,17 +87,27 @@ def _check_options(options: dict, fmt: str | None) -> None:
                                   f"format: {listed}")
 
 
-def _convert_row(module, row: Row, options: dict, result: ConvertResult) -> bool:
+def _convert_row(module, row: Row, options: dict, result: ConvertResult) -> None:
     try:
-        converted = module.convert(row.data, **_options_for(module, options))
+        result.records += module.convert(row.data, **_options_for(module, options))
     except RecordError as exc:
         result.rejected.append(rejection(row, exc.reason, exc.field))
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         result.rejected.append(rejection(row, f"malformed {module.NAME} row: {type(exc).__name__}: {exc}"))
-    else:
-        result.records += converted
-        return True
-    return False
+
+
+def _route(data: dict, module, forced: bool):
+    """(format module, None) for a row: the file's format if it fits, else (unless forced) the first that does;
+    (None, why) when none may take it."""
+    if module is not None and module.fits(data) is None:
+        return module, None
+    if not forced:
+        other = _first_fit(data)
+        if other is not None:
+            return other, None
+    if module is None:
+        return None, f"fits no known format ({', '.join(BY_NAME)})"
+    return None, f"does not fit {module.NAME}: {module.fits(data)}"
 
 
 def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult) -> None:
@@ -117,21 +127,13 @@ def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult) -
         module, why = detect_format(sample, str(path))
     else:
         why = f"{path}: {module.NAME}, as --format says"
-    # each row goes to the file's format, or (auto-detected only) to the first format it fits
     by_format: dict[str, list[Row]] = {}
     for row in [*buffered, *rows]:
-        if row.error:
-            result.rejected.append(rejection(row, row.error))
-            continue
-        target = module if module is not None and module.fits(row.data) is None else None
-        if target is None and (fmt is None):
-            target = _first_fit(row.data)
+        target, refused = (None, row.error) if row.error else _route(row.data, module, forced=fmt is not None)
         if target is None:
-            name = module.NAME if module is not None else "any known format"
-            why_not = module.fits(row.data) if module is not None else "fits none of " + ", ".join(BY_NAME)
-            result.rejected.append(rejection(row, f"does not fit {name}: {why_not}"))
-            continue
-        by_format.setdefault(target.NAME, []).append(row)
+            result.rejected.append(rejection(row, refused))
+        else:
+            by_format.setdefault(target.NAME, []).append(row)
     for name, group in by_format.items():
         target = BY_NAME[name]
         if hasattr(target, "convert_all"):  # records that span rows (message trees, unpaired completions)

@@ -7,6 +7,7 @@ puts the latter beside the output as `<output>.rejected.jsonl`.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
 import json
@@ -156,6 +157,8 @@ def _to_python(value: Any) -> Any:
         return {k: _to_python(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_python(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.time)):  # Arrow timestamps: ISO text, as JSON files carry them
+        return value.isoformat()
     return value  # a NaN stays NaN: the validators reject it with its field, rather than it turning into null
 
 

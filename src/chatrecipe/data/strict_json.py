@@ -36,8 +36,43 @@ def _children(path: str, item: Any) -> list[tuple[str, Any]]:
     return []
 
 
+def _clean(value: Any) -> bool:
+    """True when `value` holds only JSON-writable values; the fast path every record takes."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _SURROGATE.search(item):  # isascii: a C scan, and most text is ASCII
+                return False
+        elif kind is dict:
+            stack.extend(item.values())
+            stack.extend(item)
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif item is None or kind is int or kind is bool:
+            pass
+        elif isinstance(item, float):  # numpy's float64 and other subclasses json writes as numbers
+            if not math.isfinite(item):
+                return False
+        elif not isinstance(item, (int, str)):
+            return False
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            return False
+    return True
+
+
 def problem(value: Any, path: str = "") -> tuple[str, str] | None:
-    """(dotted field, reason) for the first non-finite number or lone surrogate in `value`, else None."""
+    """(dotted field, reason) for the first non-finite number, lone surrogate or non-JSON value, else None.
+
+    A clean value costs one walk; only one that fails it is walked again to name the field."""
+    return None if _clean(value) else (_locate(value, path) or (path or "value", "cannot be written as JSON"))
+
+
+def _locate(value: Any, path: str) -> tuple[str, str] | None:
     stack = [(path, value)]
     while stack:
         where, item = stack.pop()
@@ -47,15 +82,18 @@ def problem(value: Any, path: str = "") -> tuple[str, str] | None:
         if isinstance(item, str) and _SURROGATE.search(item):
             return where or "value", ("text holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which no "
                                       "UTF-8 file can store; fix or drop that character")
+        if not isinstance(item, (str, int, float, type(None), dict, list, tuple)):
+            return where or "value", f"a {type(item).__name__} is not a JSON value; write text or a number"
         stack.extend(reversed(_children(where, item)))  # reversed: the first problem in document order is found first
     return None
 
 
 def dumps(record: Any) -> str:
-    """One JSON line; raises UnsafeValueError (naming the field) rather than write NaN, Infinity or a lone surrogate."""
+    """One JSON line; raises UnsafeValueError (naming the field) rather than write NaN, Infinity, a lone surrogate
+    or a value JSON has no form for."""
     try:
         text = json.dumps(record, ensure_ascii=False, allow_nan=False)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         found = problem(record)
         raise UnsafeValueError(f"field '{found[0]}': {found[1]}" if found else str(exc)) from None
     except RecursionError:
@@ -71,11 +109,14 @@ def _safe_leaf(item: Any) -> Any:
         return _spell(item)
     if isinstance(item, str) and _SURROGATE.search(item):
         return item.encode("utf-8", "backslashreplace").decode("utf-8")  # "\ud800" stays visible as text
+    if not isinstance(item, (str, int, float, bool, type(None))):
+        return str(item)
     return item
 
 
 def evidence(value: Any) -> Any:
-    """`value` with non-finite numbers as the strings "NaN"/"Infinity" and lone surrogates escaped: writable as-is."""
+    """`value` with non-finite numbers as the strings "NaN"/"Infinity", lone surrogates escaped and other non-JSON
+    values as their text: writable as-is."""
     if problem(value) is None:
         return value
     root: list = [None]
