@@ -127,7 +127,8 @@ def test_truncated_gzip_keeps_the_rows_before_the_break(tmp_path):
     not_gzip = tmp_path / "plain.jsonl.gz"
     not_gzip.write_text(json.dumps(ROW) + "\n")
     assert "cannot be decompressed" in load_records(not_gzip).rejected[0]["reason"]
-    assert "cannot be decompressed" in load_records(tmp_path / not_gzip.rename(tmp_path / "p.json.gz")).rejected[0]["reason"]
+    json_gz = not_gzip.rename(tmp_path / "p.json.gz")
+    assert "cannot be decompressed" in load_records(json_gz).rejected[0]["reason"]
 
 
 def test_cli_convert_of_a_truncated_gzip_writes_what_it_kept(tmp_path):

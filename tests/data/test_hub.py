@@ -33,7 +33,7 @@ def warm_cache(home: Path, repo: str) -> None:
     """Leave the cache as one earlier `load_dataset(repo)` would: the prepared Arrow split under owner___name."""
     script = ("import datasets, glob, os, shutil, sys\n"
               "home, repo, data = sys.argv[1:]\n"
-              "built = datasets.load_dataset('json', data_files={'train_sft': data}, cache_dir=os.path.join(home, 'b'))\n"
+              "datasets.load_dataset('json', data_files={'train_sft': data}, cache_dir=os.path.join(home, 'b'))\n"
               "src = [p for p in glob.glob(os.path.join(home, 'b', 'json', '*', '*', '*')) if os.path.isdir(p)][0]\n"
               "owner, name = repo.split('/')\n"
               "dst = os.path.join(datasets.config.HF_DATASETS_CACHE, f'{owner}___{name}', 'default', '0.0.0', 'x1')\n"

@@ -19,6 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # fixture -> (format, records, rejected): the counts follow from the rows, see each test below for why
 EXPECTED = {
+    "alpaca_data.json": ("alpaca", 3, 1),  # the published file is one JSON array
     "arena-conversations.jsonl": ("arena", 2, 1),
     "capybara.jsonl": ("capybara", 2, 1),
     "h4-ultrachat-200k.jsonl": ("h4", 2, 1),
@@ -79,7 +80,8 @@ def test_oasst_tree_export_gives_the_records_of_the_same_trees_flat(tmp_path):
     flat, trees = convert(FIXTURES / "oasst1-sample.jsonl"), convert(FIXTURES / "oasst-sample.trees.jsonl")
     assert trees.records == flat.records
     reasons = Counter(r["reason"].split(":")[0] for r in trees.rejected)
-    assert reasons["tree_state 'aborted_low_grade'"] == 1 and reasons["the message was deleted in the OpenAssistant export"] == 1
+    assert reasons["tree_state 'aborted_low_grade'"] == 1
+    assert reasons["the message was deleted in the OpenAssistant export"] == 1
     pair = next(r for r in trees.records if "chosen" in r)
     assert pair["metadata"]["chosen_labels"] == {"spam": 0.0, "quality": 0.75}
     gz = tmp_path / "2023-04-12_oasst_ready.trees.jsonl.gz"
@@ -105,7 +107,8 @@ def test_summarize_keeps_confidence_worker_and_split():
     first, second = result.records
     assert (first["rating"], first["scale"], first["margin"]) == (8, "confidence-9", 3 * 7 / 8)
     assert first["annotator"] == "w-ikNmucwun" and first["metadata"]["split"] == "train"
-    assert first["metadata"]["chosen_policy"] == "sup4_ppo_rm3_kl10" and first["metadata"]["subreddit"] == "relationships"
+    assert first["metadata"]["chosen_policy"] == "sup4_ppo_rm3_kl10"
+    assert first["metadata"]["subreddit"] == "relationships"
     assert (second["rating"], second["margin"], second["metadata"]["split"]) == (1, 0.0, "valid2")
     assert second["chosen"][0]["content"].startswith(" Clean flat")  # choice 1: the second summary
     assert result.rejected[0]["record"]["info"]["site"] == "dailymail"
@@ -156,8 +159,8 @@ def test_h4_rows():
     assert chat.rejected[0]["line"] == 3 and "end with an assistant turn" in chat.rejected[0]["reason"]
     prefs = convert(FIXTURES / "h4-ultrafeedback-binarized.jsonl")
     first = prefs.records[0]
-    assert first["id"] == "d41d8c" and first["prompt"] == [{"role": "user",
-                                                            "content": "What is the boiling point of water at sea level?"}]
+    assert first["id"] == "d41d8c"
+    assert first["prompt"] == [{"role": "user", "content": "What is the boiling point of water at sea level?"}]
     assert (first["margin"], first["rating"], first["metadata"]["score_rejected"]) == (5.5, 9.0, 3.5)
     assert prefs.records[1]["margin"] == 0.0  # equal scores, different answers: a pair with no margin to spare
     assert "identical" in prefs.rejected[0]["reason"]

@@ -49,7 +49,8 @@ def detect_format(rows: list[dict], path: str) -> tuple[object | None, str]:
         misses[module.NAME] = [module.fits(r) for r in rows]
         hits = sum(m is None for m in misses[module.NAME])
         if hits > len(rows) / 2:
-            return module, f"{path}: {module.NAME}, since {hits} of {len(rows)} sampled rows have {module.SIGNATURE}"
+            signature = getattr(module, "SIGNATURE", f"{module.NAME}'s fields")
+            return module, f"{path}: {module.NAME}, since {hits} of {len(rows)} sampled rows have {signature}"
     fitting = [_first_fit(r) for r in rows]
     if sum(m is not None for m in fitting) > len(rows) / 2:
         return None, f"{path}: no format fits most sampled rows, so each row is read in the format it fits"

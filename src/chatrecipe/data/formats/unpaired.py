@@ -36,6 +36,9 @@ def _group(rows: list[Row], rejected: list[dict]) -> dict[str, dict[bool, list]]
             prompt = as_messages(row.data["prompt"], "user", "prompt")
             completion = as_messages(row.data["completion"], "assistant", "completion")
             conversation = validate_conversation({"messages": prompt + completion})["messages"]
+            if not prompt or prompt[-1].get("role") != "user" or completion[0].get("role") != "assistant":
+                raise RecordError("completion", "the prompt must end with a user turn and the completion start "
+                                                "with the assistant's")
         except RecordError as exc:
             rejected.append(rejection(row, exc.reason, exc.field))
             continue
