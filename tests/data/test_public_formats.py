@@ -253,3 +253,20 @@ def test_cli_convert_prints_why(tmp_path):
     assert result.exit_code == 0, result.output
     assert "format: nectar, kind: preference" in result.output and "ranked `answers`" in result.output
     assert len(read_jsonl(out)) == 23
+
+
+def test_cli_convert_takes_format_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    out = tmp_path / "pairs.jsonl"
+    args = ["data", "convert", str(FIXTURES / "helpsteer2.jsonl"), "-o", str(out)]
+    result = CliRunner().invoke(app, args + ["--option", "attribute=correctness"])
+    assert result.exit_code == 0, result.output
+    assert {r["metadata"]["attribute"] for r in read_jsonl(out)} == {"correctness"} and len(read_jsonl(out)) == 3
+    bad = CliRunner().invoke(app, args + ["--option", "attribute"])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+    unknown = CliRunner().invoke(app, args + ["--option", "colour=red"])
+    assert unknown.exit_code == 2 and "unknown option 'colour'" in unknown.output
+    assert "helpsteer2: attribute" in unknown.output
