@@ -32,6 +32,21 @@ FIXTURES = {
                "conversation_a": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}],
                "conversation_b": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}],
     "messages": [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey"}]}],
+    "h4": [{"prompt": "Hi", "prompt_id": "p1", "messages": [{"role": "user", "content": "Hi"},
+                                                         {"role": "assistant", "content": "Hello!"}]},
+           {"prompt": "2+2?", "prompt_id": "p2", "score_chosen": 8.0, "score_rejected": 2.0,
+            "chosen": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+            "rejected": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}]}],
+    "implicit-prompt": [{"chosen": [{"role": "user", "content": "Sky?"}, {"role": "assistant", "content": "Blue."}],
+                         "rejected": [{"role": "user", "content": "Sky?"}, {"role": "assistant", "content": "Green."}]}],
+    "prompt-completion": [{"prompt": "The sky is", "completion": " blue."},
+                          {"prompt": [{"role": "user", "content": "Sky?"}],
+                           "completion": [{"role": "assistant", "content": "Blue."}]}],
+    "capybara": [{"source": "Airoboros", "conversation": [{"input": "Hi", "output": "Hello!"},
+                                                          {"input": "Bye", "output": "Goodbye!"}]}],
+    "nectar": [{"prompt": "\n\nHuman: Tip for sleep?\n\nAssistant:", "good_natured": True, "answers": [
+        {"answer": "Keep a schedule.", "model": "gpt-4", "rank": 1.0}, {"answer": "Coffee.", "model": "x", "rank": 2.0},
+        {"answer": "No.", "model": "y", "rank": 3.0}]}],
 }
 
 

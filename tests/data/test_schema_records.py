@@ -45,6 +45,18 @@ def test_preference_rejects_identical_and_accepts_strings():
     assert info.value.field == "margin"
 
 
+def test_preference_completions_may_span_turns_but_start_and_end_with_the_assistant():
+    turns = [{"role": "assistant", "content": "Sure, what about?"}, {"role": "user", "content": "Fractions."},
+             {"role": "assistant", "content": "A fraction is a part of a whole."}]
+    record = validate_preference({"prompt": "Help with homework?", "chosen": turns, "rejected": "No."})
+    assert [m["role"] for m in record["chosen"]] == ["assistant", "user", "assistant"]
+    for bad, field in [(turns[1:], "chosen[0].role"), (turns[:2], "chosen[1].role"),
+                       ([{"role": "system", "content": "x"}] + turns, "chosen[0].role")]:
+        with pytest.raises(RecordError) as info:
+            validate_preference({"prompt": "Help with homework?", "chosen": bad, "rejected": "No."})
+        assert info.value.field == field
+
+
 def test_detect_kind():
     assert detect_kind(GOOD) == "conversation"
     assert detect_kind({"prompt": "a", "chosen": "b", "rejected": "c"}) == "preference"

@@ -1,17 +1,22 @@
-"""The data stage's choice of files: the shipped starter sets stand in only when a recipe names no data at all, and
-say so; naming any file replaces them, and a training stage left without data is refused before any work."""
+"""The data stage: the shipped starter sets stand in only when a recipe names no data at all, and say so; naming
+any file replaces them, and a training stage left without data is refused before any work. It reads any format
+`data convert` reads, with the recipe's `convert_options`, and the report says which formats the rows came in."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from chatrecipe.data.records import read_jsonl
+from chatrecipe.pipeline.data import DataArgs, prepare_data
 from chatrecipe.pipeline.runner import run_recipe
 from chatrecipe.recipe import RecipeError
 from chatrecipe.train.launch import resolve
 from tests.train_fixtures import write_conversations, write_preferences
+
+FIXTURES = Path(__file__).parents[1] / "data" / "fixtures"
 
 
 def _recipe(tmp_path, model, data: str, extra: str = "") -> str:
@@ -52,3 +57,21 @@ def test_no_data_named_means_the_starter_sets_and_says_so(tmp_path, tiny_model_p
     assert read_jsonl(run_dir / "data" / "preferences.jsonl")[0]["source"] == "chatrecipe-starter"
     job = resolve("dpo", _recipe(tmp_path, tiny_model_path, "{}"))
     assert [f.name for f in job.files] == ["preferences.jsonl"] and "starter" in str(job.files[0])
+
+
+def test_data_stage_pairs_helpsteer2_by_the_recipes_attribute(tmp_path, tiny_model_path):
+    args = DataArgs(sft_files=[str(FIXTURES / "capybara.jsonl"), str(FIXTURES / "trl-prompt-completion.jsonl")],
+                    preference_files=[str(FIXTURES / "helpsteer2.jsonl")], convert_options={"attribute": "correctness"},
+                    dedup=False, decontaminate=False, max_tokens=None, target_mix=None)
+    out = tmp_path / "data"
+    out.mkdir()
+    result = prepare_data(args, model=str(tiny_model_path), output_dir=out, seed=0, sft_files=args.sft_files,
+                          preference_files=args.preference_files)
+    metrics = result["metrics"]
+    assert metrics["preferences"]["formats"] == {"helpsteer2": 7} and metrics["preferences"]["kept"] == 3
+    assert metrics["sft"]["formats"] == {"capybara": 3, "prompt-completion": 4} and metrics["sft"]["kept"] == 5
+    pairs = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
+    assert {p["metadata"]["attribute"] for p in pairs} == {"correctness"}
+    tables = {t["title"]: t for t in json.loads((out / "report.json").read_text())["tables"]}
+    assert tables["Input formats (detected per file, per row in mixed files)"]["rows"] == [
+        ["sft", "capybara", 3], ["sft", "prompt-completion", 4], ["preferences", "helpsteer2", 7]]

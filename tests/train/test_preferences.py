@@ -125,3 +125,24 @@ def test_reward_trend_compares_quarters_not_single_steps():
     trend = reward_trend([0.0, -1.0, 0.5, 0.1, 0.2, 0.3, 1.0, -0.2])
     assert trend == {"reward_first_quarter_mean": -0.5, "reward_last_quarter_mean": 0.4}
     assert reward_trend([]) == {}
+
+
+def test_dpo_and_reward_model_take_multi_message_completions(tmp_path, tiny_model_path):
+    """HH-RLHF, Arena and TRL implicit-prompt pairs that differ before the last reply keep several messages per
+    side (user turns included), as TRL's trainers take them: none is rejected and both trainers run on them."""
+    from pathlib import Path
+
+    from chatrecipe.data.convert import convert
+    from chatrecipe.data.records import write_records
+
+    fixtures = Path(__file__).parents[1] / "data" / "fixtures"
+    records = [r for name in ("hh-rlhf.jsonl", "arena-conversations.jsonl", "trl-implicit-prompt.jsonl")
+               for r in convert(fixtures / name).records]
+    assert sum(len(r["chosen"]) == 3 and r["chosen"][1]["role"] == "user" for r in records) == 3
+    data = tmp_path / "pairs.jsonl"
+    write_records(data, records)
+    metrics = dpo.run(FAST, model=str(tiny_model_path), train_files=[data], output_dir=tmp_path / "dpo")
+    assert metrics["pairs"] == 6 and math.isfinite(metrics["train_loss"])
+    assert not (tmp_path / "dpo" / "train.rejected.jsonl").exists()
+    metrics = reward.run(FAST, model=str(tiny_model_path), train_files=[data], output_dir=tmp_path / "rm")
+    assert metrics["pairs"] + metrics["eval_pairs"] == 6 and math.isfinite(metrics["train_loss"])

@@ -60,12 +60,18 @@ def validate(
         raise typer.Exit(1)
 
 
-def _load_any(files: List[Path], fmt: Optional[str] = None):
+def _load_any(files: List[Path], fmt: Optional[str] = None, options: Optional[List[str]] = None):
     from chatrecipe.data.convert import convert
     from chatrecipe.data.records import RecordFileError
 
+    parsed = {}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            fail(f"--option {option!r}: write it as KEY=VALUE, e.g. --option attribute=correctness")
+        parsed[key.strip()] = value.strip()
     try:
-        return convert(files, fmt)
+        return convert(files, fmt, parsed)
     except RecordFileError as exc:
         fail(str(exc))
 
@@ -80,14 +86,21 @@ def _write(output: Path, records: list, rejected: list) -> None:
 
 @app.command()
 def convert(
-    files: List[Path] = typer.Argument(..., help="Input files in any supported public format."),
+    files: List[Path] = typer.Argument(..., help="Input files in any supported public format, or a Hub dataset id "
+                                       "(owner/name; offline, from the datasets cache)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output JSONL (or .parquet)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Force a format: messages, alpaca, sharegpt, "
-                                      "hh-rlhf, ultrafeedback, shp, summarize, arena, oasst."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Force a format (detected otherwise): messages, h4, "
+                                      "implicit-prompt, prompt-completion, unpaired, alpaca, sharegpt, capybara, "
+                                      "hh-rlhf, nectar, ultrafeedback, helpsteer2, shp, summarize, arena, oasst, "
+                                      "oasst-trees."),
+    option: Optional[List[str]] = typer.Option(None, "--option", help="A format's option as KEY=VALUE, repeatable: "
+                                               "attribute=correctness (helpsteer2), mode=best-random, seed=N "
+                                               "(ultrafeedback)."),
 ) -> None:
-    """Convert public formats (Alpaca, ShareGPT, HH-RLHF, UltraFeedback, SHP, summarize, Arena, OpenAssistant) to records."""
-    result = _load_any(files, fmt)
-    typer.echo(f"format: {result.format}, kind: {result.kind}")
+    """Convert public formats (H4, TRL, Alpaca, ShareGPT, HH-RLHF, Nectar, UltraFeedback, HelpSteer2, SHP, summarize,
+    Arena, OpenAssistant, ...) to records, saying which format it read and why."""
+    result = _load_any(files, fmt, option)
+    typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
     _write(output, result.records, result.rejected)
     if not result.records:
         raise typer.Exit(1)

@@ -7,15 +7,19 @@ puts the latter beside the output as `<output>.rejected.jsonl`.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from chatrecipe.data.eval_formats import to_native
+from chatrecipe.data.hub import HubDatasetError, load_hub_splits, looks_like_hub_id
 from chatrecipe.data.schema import VALIDATORS, RecordError, detect_kind
+from chatrecipe.data.strict_json import UnsafeValueError, dumps, evidence
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -58,28 +62,57 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
 
 
+def _parse_line(name: str, number: int, line: str) -> Row:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Row(name, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line.rstrip("\n"))
+    except RecursionError:
+        return Row(name, number, None, "nested deeper than a JSON reader can follow; a record is a few levels deep, "
+                                       "so this line is not one", line.rstrip("\n")[:10_000])
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        return Row(name, number, None, f"unreadable JSON: {exc}", line.rstrip("\n")[:10_000])
+    if not isinstance(data, dict):
+        return Row(name, number, None, f"expected a JSON object, got {type(data).__name__}", line.rstrip("\n"))
+    return Row(name, number, data)
+
+
+# what a damaged compressed file raises part-way through: the rows before it are kept, the end is reported
+_STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _stream_end(name: str, number: int, exc: Exception, read: int) -> Row:
+    if number <= 1:
+        return Row(name, number, None, f"cannot be decompressed ({exc}); check that it is a complete gzip file", "")
+    return Row(name, number, None, f"the compressed stream breaks after line {number - 1} ({read:,} bytes "
+                                   f"decompressed): {exc}; the rows before it are kept; re-download or re-compress "
+                                   "the file for the rest", "")
+
+
 def _iter_jsonl(path: Path) -> Iterator[Row]:
     name = str(path)
     raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    number, read = 0, 0
     with raw:
-        for number, blob in enumerate(raw, start=1):
+        lines = iter(raw)
+        while True:
+            try:
+                blob = next(lines)
+            except StopIteration:
+                return
+            except _STREAM_ERRORS as exc:
+                yield _stream_end(name, number + 1, exc, read)
+                return
+            number += 1
+            read += len(blob)
             try:
                 line = blob.decode("utf-8")
             except UnicodeDecodeError as exc:
                 yield Row(name, number, None, f"line is not UTF-8 ({exc.reason} at byte {exc.start}); "
                                               "re-encode the file as UTF-8", blob.decode("utf-8", "replace"))
                 continue
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Row(name, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line.rstrip("\n"))
-                continue
-            if not isinstance(data, dict):
-                yield Row(name, number, None, f"expected a JSON object, got {type(data).__name__}", line.rstrip("\n"))
-                continue
-            yield Row(name, number, data)
+            if line.strip():
+                yield _parse_line(name, number, line)
 
 
 def _iter_json(path: Path) -> Iterator[Row]:
@@ -91,6 +124,15 @@ def _iter_json(path: Path) -> Iterator[Row]:
         return
     except json.JSONDecodeError as exc:
         yield Row(str(path), exc.lineno, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
+        return
+    except RecursionError:
+        yield Row(str(path), 0, None, "nested deeper than a JSON reader can follow; not a file of records")
+        return
+    except _STREAM_ERRORS as exc:
+        yield _stream_end(str(path), 1, exc, 0)
+        return
+    except ValueError as exc:
+        yield Row(str(path), 0, None, f"unreadable JSON: {exc}")
         return
     if isinstance(data, dict):
         # {"data": [...]} and similar single-key wrappers are common in published files
@@ -116,15 +158,18 @@ def _to_python(value: Any) -> Any:
         return {k: _to_python(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_python(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN from a CSV's empty cell
-        return None
-    return value
+    if isinstance(value, (datetime.date, datetime.time)):  # Arrow timestamps: ISO text, as JSON files carry them
+        return value.isoformat()
+    return value  # a NaN stays NaN: the validators reject it with its field, rather than it turning into null
 
 
 def iter_rows(path: str | Path) -> Iterator[Row]:
     """Stream the raw rows of a record file; unreadable lines come back as rows with `error` set."""
     path = Path(path)
     if not path.exists():
+        if looks_like_hub_id(str(path)):
+            yield from _iter_hub_dataset(str(path))
+            return
         raise RecordFileError(f"{path}: no such file or folder; check the path")
     if path.is_dir():
         yield from _iter_dataset_folder(path)
@@ -134,24 +179,17 @@ def iter_rows(path: str | Path) -> Iterator[Row]:
         yield from _iter_jsonl(path)
     elif suffix == ".json":
         # many ".json" files are really JSON Lines; try JSON Lines when the first line is an object on its own
-        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")) as handle:
-            head = handle.read(1)
+        try:
+            with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")) as handle:
+                head = handle.read(1)
+        except _STREAM_ERRORS as exc:
+            yield _stream_end(str(path), 1, exc, 0)
+            return
         yield from (_iter_json(path) if head in (b"[", b"") else _iter_jsonl(path))
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        parquet = pq.ParquetFile(path)
-        offset = 1
-        for batch in parquet.iter_batches(batch_size=4096):
-            rows = batch.to_pylist()
-            yield from _iter_table(rows, str(path), offset)
-            offset += len(rows)
+        yield from _iter_parquet(path)
     elif suffix == ".csv":
-        import csv
-
-        with _open_text(path) as handle:
-            for number, item in enumerate(csv.DictReader(handle), start=2):
-                yield Row(str(path), number, {k: _maybe_json(v) for k, v in item.items()})
+        yield from _iter_csv(path)
     else:
         raise RecordFileError(
             f"{path}: unknown file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)} "
@@ -159,12 +197,59 @@ def iter_rows(path: str | Path) -> Iterator[Row]:
         )
 
 
+def _iter_parquet(path: Path) -> Iterator[Row]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordFileError(f"{path}: not a readable Parquet file ({exc}); check that it was fully written or "
+                              "downloaded, or convert it again") from None
+    offset = 1
+    batches = parquet.iter_batches(batch_size=4096)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:  # a damaged row group: keep what came before, say where it broke
+            yield Row(str(path), offset, None, f"the Parquet file breaks after row {offset - 1}: {exc}; the rows "
+                                               "before it are kept; re-download or re-write the file for the rest")
+            return
+        rows = batch.to_pylist()
+        yield from _iter_table(rows, str(path), offset)
+        offset += len(rows)
+
+
+def _iter_csv(path: Path) -> Iterator[Row]:
+    import csv
+
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        number = 1  # the header line
+        while True:
+            try:
+                item = next(reader)
+            except StopIteration:
+                return
+            except _STREAM_ERRORS as exc:
+                yield _stream_end(str(path), number + 1, exc, 0)
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:  # an oversized field, bad bytes: the rest cannot be trusted
+                yield Row(str(path), number + 1, None, f"unreadable CSV after line {number}: {exc}; the rows before "
+                                                       "it are kept")
+                return
+            number = reader.line_num
+            yield Row(str(path), number, {k: _maybe_json(v) for k, v in item.items()})
+
+
 def _maybe_json(value: str | None) -> Any:
     # CSV cells holding lists or objects (messages, turns) are JSON text
     if value and value[:1] in "[{":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON after all: the cell stays text
             return value
     return value if value != "" else None
 
@@ -182,10 +267,19 @@ def _iter_dataset_folder(path: Path) -> Iterator[Row]:
         yield from _iter_table(iter(dataset), name, 1)
 
 
+def _iter_hub_dataset(name: str) -> Iterator[Row]:
+    try:
+        splits = load_hub_splits(name)
+    except HubDatasetError as exc:
+        raise RecordFileError(str(exc)) from None
+    for split, dataset in splits:
+        yield from _iter_table(iter(dataset), f"{name}[{split}]", 1)
+
+
 def rejection(row: Row, reason: str, field: str | None = None) -> dict:
     """A rejected-record entry: where it was, why, and the raw content so nothing is lost."""
     return {"file": row.file, "line": row.line, "field": field, "reason": reason,
-            "record": row.data if row.data is not None else row.text}
+            "record": evidence(row.data) if row.data is not None else row.text}
 
 
 def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = None) -> LoadResult:
@@ -238,13 +332,19 @@ def write_records(path: str | Path, records: Iterable[dict]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(records), path)
+        # from the union of all records' fields: from_pylist takes the first record's keys and drops the others
+        pq.write_table(pa.Table.from_struct_array(pa.array(records)) if records else pa.table({}), path)
         return len(records)
     tmp = path.with_name(path.name + ".tmp")
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(tmp, "wt", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        with opener(tmp, "wt", encoding="utf-8") as handle:
+            for index, record in enumerate(records):
+                handle.write(dumps(record) + "\n")  # strict JSON: never NaN, Infinity or a lone surrogate
+    except UnsafeValueError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RecordFileError(f"{path}: record {index + 1} cannot be written as JSON: {exc}; validate the records "
+                              "(chatrecipe.data.schema) before writing them") from None
     tmp.replace(path)  # atomic: a reader never sees half a file, so "output exists" means "output complete"
     return len(records)
 
@@ -274,6 +374,7 @@ def append_jsonl(path: str | Path, record: dict) -> None:
     """Append one record and flush, so a crash loses at most the line being written (resumable outputs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    line = dumps(record) + "\n"  # refused before the file is touched, so a bad value never leaves half a line
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.write(line)
         handle.flush()

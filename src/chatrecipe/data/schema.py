@@ -8,9 +8,13 @@ record with the file and line, so nothing is ever dropped silently.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from typing import Any, Callable
+
+from chatrecipe.data.strict_json import problem
 
 ROLES = ("system", "user", "assistant")
 CATEGORIES = (
@@ -27,7 +31,9 @@ CATEGORIES = (
     "math",
     "other",
 )
-SCALES = ("anthropic-8", "llama2-4", "score")
+# anthropic-8 and llama2-4: the annotation app's scales; score: a numeric grade (UltraFeedback, SHP, H4);
+# confidence-9: summarize-from-feedback's 1-9 labeller confidence in the choice
+SCALES = ("anthropic-8", "llama2-4", "score", "confidence-9")
 VERDICTS = ("model_a", "model_b", "tie")
 BATTLE_WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 JUDGMENT_KINDS = ("single", "pairwise")
@@ -62,7 +68,27 @@ def _number_or_none(value: Any, field: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RecordError(field, f"must be a number or null, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float: no trainer can use it
+        finite = False
+    if not finite:
+        raise RecordError(field, f"must be a finite number or null, got {str(value)[:40]}")
     return value
+
+
+def _strict_json(validator: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """Refuse a record holding NaN, Infinity or a lone surrogate anywhere (see strict_json), naming the field."""
+
+    @functools.wraps(validator)
+    def checked(record: dict) -> dict:
+        out = validator(record)
+        found = problem(out)
+        if found:
+            raise RecordError(*found)
+        return out
+
+    return checked
 
 
 def _category(record: dict) -> str:
@@ -74,7 +100,8 @@ def _category(record: dict) -> str:
 
 def record_id(payload: Any) -> str:
     """A stable id from a record's content, for records that arrive without one."""
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    # surrogatepass: a lone surrogate must reach the strict-JSON check (and its reason), not crash the hash
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
     return hashlib.sha1(blob).hexdigest()[:16]
 
 
@@ -104,6 +131,7 @@ def validate_messages(messages: Any, field: str = "messages") -> list[dict]:
     return out
 
 
+@_strict_json
 def validate_conversation(record: dict) -> dict:
     """SFT conversation: messages that contain a user turn and end with a non-empty assistant turn."""
     messages = validate_messages(_require(record, "messages"))
@@ -121,18 +149,23 @@ def validate_conversation(record: dict) -> dict:
 
 
 def _assistant_turn(value: Any, field: str) -> list[dict]:
-    # TRL accepts a completion as a list of assistant messages; a bare string is accepted for convenience.
+    """A completion: one assistant message or, as TRL takes it, several turns that start and end with the assistant
+    (a pair whose conversations part before the last reply: the user turns in between belong to that completion)."""
     if isinstance(value, str):
-        value = [{"role": "assistant", "content": value}]
+        value = [{"role": "assistant", "content": value}]  # a bare string is accepted for convenience
     if isinstance(value, dict):
         value = [value]
     messages = validate_messages(value, field)
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
-            raise RecordError(f"{field}[{i}].role", "a response must be assistant messages")
+        if m["role"] == "system":
+            raise RecordError(f"{field}[{i}].role", "a response cannot hold a system message")
+    for end in (0, len(messages) - 1):
+        if messages[end]["role"] != "assistant":
+            raise RecordError(f"{field}[{end}].role", "a response must start and end with an assistant message")
     return messages
 
 
+@_strict_json
 def validate_preference(record: dict) -> dict:
     """Preference pair: a prompt ending with a user turn, and different chosen and rejected responses."""
     prompt = _require(record, "prompt")
@@ -149,6 +182,9 @@ def validate_preference(record: dict) -> dict:
     if scale is not None and scale not in SCALES:
         raise RecordError("scale", f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
     margin = _number_or_none(record.get("margin"), "margin")
+    rating = record.get("rating")
+    if not isinstance(rating, str):
+        rating = _number_or_none(rating, "rating")
     if margin is not None and margin < 0:
         raise RecordError("margin", "must be >= 0: the margin says by how much chosen beats rejected")
     return {
@@ -158,7 +194,7 @@ def validate_preference(record: dict) -> dict:
         "chosen": chosen,
         "rejected": rejected,
         "margin": margin,
-        "rating": record.get("rating"),
+        "rating": rating,
         "scale": scale,
         "category": _category(record),
         "source": record.get("source"),
@@ -172,6 +208,7 @@ def _text_list(value: Any, field: str) -> list[str]:
     return [_text(v, f"{field}[{i}]", allow_empty=False) for i, v in enumerate(value)]
 
 
+@_strict_json
 def validate_question(record: dict) -> dict:
     """MT-Bench question: id, category and one user text per turn; optional reference answers per turn."""
     qid = _require(record, "question_id")
@@ -184,6 +221,7 @@ def validate_question(record: dict) -> dict:
             "reference": reference}
 
 
+@_strict_json
 def validate_answer(record: dict) -> dict:
     """A model's answers to one question, one assistant text per turn (empty texts are kept: they are data)."""
     qid = _require(record, "question_id")
@@ -197,6 +235,7 @@ def validate_answer(record: dict) -> dict:
     return {**record, "question_id": qid, "model": model, "turns": turns, "generator": record.get("generator")}
 
 
+@_strict_json
 def validate_judgment(record: dict) -> dict:
     """A judge's verdict; a failed one keeps `error` and has no score or winner (it is counted, never defaulted)."""
     kind = _require(record, "kind")
@@ -222,6 +261,7 @@ def validate_judgment(record: dict) -> dict:
     return {"turn": 1, "raw": None, "error": None, "prompt_hash": None, **record}
 
 
+@_strict_json
 def validate_battle(record: dict) -> dict:
     """Chatbot Arena battle: two different models and a winner label."""
     a = _text(_require(record, "model_a"), "model_a")

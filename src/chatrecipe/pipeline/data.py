@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -46,6 +46,8 @@ class DataArgs:
     """Drop examples longer than this many tokens in total."""
     classify: bool = False
     """Label records that have no task category (offline embedding classifier) before the task table."""
+    convert_options: dict = field(default_factory=dict)
+    """Options for the input formats that take them, e.g. {attribute: correctness} pairs HelpSteer2 by correctness."""
 
 
 def run_stage(run: Run) -> dict:
@@ -69,17 +71,20 @@ def run_stage(run: Run) -> dict:
                         preference_files=preferences, starter=starter)
 
 
-def _load(paths: list[Path], kind: str) -> tuple[list[dict], list[dict]]:
+def _load(paths: list[Path], kind: str, options: dict) -> tuple[list[dict], list[dict], dict]:
+    """(records, rejected, rows per input format) of one set's files."""
     from chatrecipe.data.convert import convert
 
-    records, rejected = [], []
+    records, rejected, formats = [], [], {}
     for path in paths:
-        result = convert([path])
+        result = convert([path], options=options)
         if result.kind != kind:
-            raise ValueError(f"{path}: holds {result.kind} records ({result.format} format), expected {kind}")
+            raise ValueError(f"{path}: holds {result.kind} records ({result.reason}), expected {kind}")
         records += result.records
         rejected += result.rejected
-    return records, rejected
+        for name, rows in result.formats.items():
+            formats[name] = formats.get(name, 0) + rows
+    return records, rejected, formats
 
 
 def _classify(records: list[dict]) -> tuple[list[dict], int]:
@@ -136,8 +141,8 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft
     for name, (kind, paths) in sets.items():
         if not paths:
             continue
-        records, rejected = _load(paths, kind)
-        counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected)}
+        records, rejected, formats = _load(paths, kind, args.convert_options)
+        counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected), "formats": formats}
         if args.classify:
             records, counts["classified"] = _classify(records)
         before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)

@@ -4,6 +4,7 @@ from chatrecipe.data.schema import RecordError, validate_conversation
 
 NAME = "alpaca"
 KIND = "conversation"
+SIGNATURE = "`instruction` and `output` fields"
 
 
 def fits(row: dict) -> str | None:
@@ -17,5 +18,5 @@ def convert(row: dict) -> list[dict]:
     prompt = f"{instruction.strip()}\n\n{extra.strip()}" if isinstance(extra, str) and extra.strip() else instruction
     return [validate_conversation({"messages": [{"role": "user", "content": prompt},
                                                 {"role": "assistant", "content": output}],
-                                   "category": row.get("category"), "source": row.get("source", "alpaca"),
+                                   "category": row.get("category"), "source": row.get("source") or "alpaca",
                                    **({"id": row["id"]} if row.get("id") else {})})]

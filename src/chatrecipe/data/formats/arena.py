@@ -1,10 +1,18 @@
-"""Chatbot-Arena-style rows: `conversation_a`, `conversation_b` (OpenAI messages), `model_a`, `model_b`, `winner`.
-Pairs with a clear winner become preference records; every row also gives a battle (see `to_battle`)."""
+"""Chatbot-Arena rows (lmsys/chatbot_arena_conversations): `conversation_a`, `conversation_b` (OpenAI messages),
+`model_a`, `model_b`, `winner`, `judge`, `turn`, `language`, `anony`, `tstamp`.
 
+A battle with a clear winner becomes a preference over the whole conversation: both sides share the first user
+turn, and when the battle ran several turns, each side's answers from there on (user turns included) are its
+completion, as TRL splits such pairs (see shared_prompt). The judge is the `annotator`; the models, turn
+count, language and question id are in `metadata`. Every row also gives a battle (see `to_battle`); a tie is a
+battle for ratings, not a pair, and is rejected here with that reason."""
+
+from chatrecipe.data.formats.shared_prompt import split_shared_prompt
 from chatrecipe.data.schema import BATTLE_WINNERS, RecordError, validate_battle, validate_preference
 
 NAME = "arena"
 KIND = "preference"
+SIGNATURE = "`conversation_a`, `conversation_b` and `winner`"
 
 
 def fits(row: dict) -> str | None:
@@ -25,8 +33,12 @@ def convert(row: dict) -> list[dict]:
     a, b = row["conversation_a"], row["conversation_b"]
     if not isinstance(a, list) or not isinstance(b, list) or len(a) < 2:
         raise RecordError("conversation_a", "must be a list of messages ending with the assistant")
-    if a[:-1] != b[:-1]:
-        raise RecordError("conversation_b", "its prompt differs from conversation_a's")
-    chosen, rejected = (a[-1], b[-1]) if row["winner"] == "model_a" else (b[-1], a[-1])
-    return [validate_preference({"prompt": a[:-1], "chosen": [chosen], "rejected": [rejected],
-                                 "source": "arena", "annotator": row.get("judge")})]
+    won, lost = ("a", "b") if row["winner"] == "model_a" else ("b", "a")
+    sides = {"a": a, "b": b}
+    prompt, chosen, rejected = split_shared_prompt(sides[won], sides[lost], f"conversation_{lost}")
+    metadata = {"question_id": row.get("question_id"), "model_chosen": row.get(f"model_{won}"),
+                "model_rejected": row.get(f"model_{lost}"), "turn": row.get("turn"), "language": row.get("language"),
+                "anony": row.get("anony"), "tstamp": row.get("tstamp")}
+    return [validate_preference({"prompt": prompt, "chosen": chosen, "rejected": rejected, "source": "arena",
+                                 "annotator": row.get("judge"),
+                                 "metadata": {k: v for k, v in metadata.items() if v is not None}})]

@@ -4,6 +4,7 @@ from chatrecipe.data.schema import detect_kind, validate_conversation, validate_
 
 NAME = "messages"
 KIND = "conversation|preference"
+SIGNATURE = "`messages`, or `prompt`/`chosen`/`rejected` (chatrecipe, OpenAI and TRL records)"
 
 
 def fits(row: dict) -> str | None:

@@ -12,6 +12,9 @@ Two kinds of record come out, in one (mixed) file:
   against each worse-ranked one (all k(k-1)/2 pairs, as InstructGPT trained its reward model on all pairs of
   a ranking), `margin` = rank difference; the prompt is the thread from the root to that prompt.
 
+Each record's `metadata` keeps the message ids, language and tree id, and the human labels (quality, toxicity,
+humor, ... as {name: mean value}) of the last message, or of the chosen and rejected replies.
+
 Nothing is dropped silently: a malformed, deleted, duplicated or unreachable message (missing parent, a
 cycle, a reply with the same role as its parent) is rejected with the reason, and so is a valid message that
 ends up in no record (off the best thread and in no ranked pair), saying so.
@@ -26,6 +29,7 @@ from chatrecipe.data.schema import RecordError, validate_conversation, validate_
 
 NAME = "oasst"
 KIND = "conversation|preference"
+SIGNATURE = "oasst message fields (`message_id`, `parent_id`, `text`, `role` prompter|assistant)"
 ROLES = {"prompter": "user", "assistant": "assistant"}
 _FIELDS = ("message_id", "parent_id", "text", "role")
 
@@ -128,6 +132,17 @@ def _messages(thread: list[Row]) -> list[dict]:
     return [{"role": ROLES[r.data["role"]], "content": r.data["text"]} for r in thread]
 
 
+def labels(message: dict) -> dict | None:
+    """{label: mean value} from either export's layout: the flat rows' {name: [...], value: [...]} columns or the
+    trees' {name: {value, count}}; None when there are none."""
+    found = message.get("labels")
+    if not isinstance(found, dict) or not found:
+        return None
+    if isinstance(found.get("name"), list) and isinstance(found.get("value"), list):
+        return dict(zip(found["name"], found["value"])) or None
+    return {name: v.get("value") for name, v in found.items() if isinstance(v, dict)} or None
+
+
 def _meta(thread: list[Row]) -> dict:
     last = thread[-1].data
     return {"message_ids": [r.data["message_id"] for r in thread], "lang": last.get("lang"),
@@ -146,8 +161,9 @@ def _best_thread(root: Row, children: dict, reachable: dict, used: set) -> list[
         thread = thread[:-1]  # an unanswered last prompt teaches nothing
     if len(thread) < 2:
         return []
+    meta = {**_meta(thread), "labels": labels(thread[-1].data)}
     record = validate_conversation({"id": f"oasst-{root.data['message_id']}", "messages": _messages(thread),
-                                    "source": "oasst", "metadata": _meta(thread)})
+                                    "source": "oasst", "metadata": meta})
     used.update(r.data["message_id"] for r in thread)
     return [record]
 
@@ -167,7 +183,9 @@ def _pairs(prompt: Row, children: dict, thread: list[Row], used: set, reachable:
             "rejected": [{"role": "assistant", "content": worse.data["text"]}],
             "margin": float(worse.data["rank"] - better.data["rank"]), "rating": None, "scale": None,
             "source": "oasst", "metadata": {**_meta(thread), "chosen_id": better.data["message_id"],
-                                             "rejected_id": worse.data["message_id"]}}))
+                                             "rejected_id": worse.data["message_id"],
+                                             "chosen_labels": labels(better.data),
+                                             "rejected_labels": labels(worse.data)}}))
         used.update(r.data["message_id"] for r in thread)
         used.update((better.data["message_id"], worse.data["message_id"]))
     return records

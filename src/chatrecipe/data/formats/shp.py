@@ -1,4 +1,8 @@
-"""Stanford SHP rows: `history`, `human_ref_A`, `human_ref_B`, `labels` (1: A preferred), `score_ratio`."""
+"""Stanford SHP rows: `history`, `human_ref_A`, `human_ref_B`, `labels` (1: A preferred), `score_ratio`.
+
+The votes behind the label are kept: `rating` is the score ratio (scale `score`), `margin` its log, and
+`metadata` holds each reply's score (`score_chosen`, `score_rejected`: net upvotes), the post's `upvote_ratio`,
+the comments' ids and the seconds between them."""
 
 import math
 
@@ -6,6 +10,7 @@ from chatrecipe.data.schema import RecordError, validate_preference
 
 NAME = "shp"
 KIND = "preference"
+SIGNATURE = "`history`, `human_ref_A/B` and `labels`"
 
 
 def fits(row: dict) -> str | None:
@@ -13,14 +18,26 @@ def fits(row: dict) -> str | None:
         "no `history`, `human_ref_A/B`, `labels` fields"
 
 
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def convert(row: dict) -> list[dict]:
     if row["labels"] not in (0, 1):
         raise RecordError("labels", f"must be 0 or 1, got {row['labels']!r}")
-    a, b = row["human_ref_A"], row["human_ref_B"]
-    chosen, rejected = (a, b) if row["labels"] == 1 else (b, a)
-    ratio = row.get("score_ratio")
-    margin = math.log(ratio) if isinstance(ratio, (int, float)) and ratio > 0 else None
-    return [validate_preference({"prompt": row["history"], "chosen": chosen, "rejected": rejected,
+    first, second = ("A", "B") if row["labels"] == 1 else ("B", "A")
+    ratio = _number(row.get("score_ratio"))
+    if ratio is not None and not math.isfinite(ratio):
+        raise RecordError("score_ratio", f"must be a finite number, got {ratio}")
+    margin = math.log(ratio) if ratio is not None and ratio > 0 else None
+    metadata = {"score_chosen": _number(row.get(f"score_{first}")),
+                "score_rejected": _number(row.get(f"score_{second}")),
+                "score_ratio": ratio, "upvote_ratio": _number(row.get("upvote_ratio")),
+                "chosen_id": row.get(f"c_root_id_{first}"), "rejected_id": row.get(f"c_root_id_{second}"),
+                "seconds_difference": _number(row.get("seconds_difference")), "domain": row.get("domain")}
+    return [validate_preference({"prompt": row["history"], "chosen": row[f"human_ref_{first}"],
+                                 "rejected": row[f"human_ref_{second}"],
                                  "margin": margin if margin is None or margin >= 0 else None,
                                  "rating": ratio, "scale": "score", "source": row.get("domain", "shp"),
+                                 "metadata": {k: v for k, v in metadata.items() if v is not None},
                                  **({"id": row["post_id"]} if row.get("post_id") else {})})]

@@ -1,5 +1,9 @@
-"""UltraFeedback-style rows: an `instruction` and rated `completions`; binarised to best vs worst (or best vs a
-random other) with the score difference as margin; ties are dropped."""
+"""UltraFeedback rows (openbmb): an `instruction` and rated `completions` (each with its `model`, `response`,
+`overall_score`, `fine-grained_score` and per-aspect `annotations`: instruction_following, honesty,
+truthfulness, helpfulness, each with a `Rating`).
+
+Binarised to best vs worst (or best vs a random other) by score, the difference as margin; ties are rejected.
+The fine-grained signal stays: `metadata` holds each side's model, per-aspect ratings and fine-grained score."""
 
 import random
 
@@ -7,15 +11,31 @@ from chatrecipe.data.schema import RecordError, validate_preference
 
 NAME = "ultrafeedback"
 KIND = "preference"
+SIGNATURE = "an `instruction` and a `completions` list"
+OPTIONS = {"mode": "best-worst (default) or best-random: which other completion the best one is paired with",
+           "seed": "seed for best-random"}
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):  # "N/A" ratings and missing scores
+        return None
+
+
+def _ratings(completion: dict) -> dict:
+    """Per-aspect ratings, e.g. {"honesty": 4.0, "helpfulness": 5.0}; an unrated aspect ("N/A") is None."""
+    annotations = completion.get("annotations")
+    if not isinstance(annotations, dict):
+        return {}
+    return {aspect: _number(value.get("Rating")) for aspect, value in annotations.items() if isinstance(value, dict)}
 
 
 def _score(completion: dict):
     for key in ("overall_score", "score", "rating"):
-        if isinstance(completion.get(key), (int, float)):
+        if isinstance(completion.get(key), (int, float)) and not isinstance(completion.get(key), bool):
             return float(completion[key])
-    ratings = completion.get("annotations") or {}
-    values = [float(v.get("Rating")) for v in ratings.values() if isinstance(v, dict)
-              and str(v.get("Rating", "")).replace(".", "", 1).isdigit()]
+    values = [v for v in _ratings(completion).values() if v is not None]
     return sum(values) / len(values) if values else None
 
 
@@ -24,16 +44,26 @@ def fits(row: dict) -> str | None:
         "no `instruction` with a `completions` list"
 
 
+def _side(completion: dict) -> dict:
+    found = {"model": completion.get("model"), "ratings": _ratings(completion) or None,
+             "fine_grained_score": _number(completion.get("fine-grained_score"))}
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def convert(row: dict, mode: str = "best-worst", seed: int = 0) -> list[dict]:
-    scored = [(c.get("response"), _score(c)) for c in row["completions"] if isinstance(c, dict)]
-    scored = [(text, s) for text, s in scored if isinstance(text, str) and text.strip() and s is not None]
+    if mode not in ("best-worst", "best-random"):
+        raise RecordError("mode", f"unknown mode {mode!r}; use best-worst or best-random")
+    scored = [(c, c.get("response"), _score(c)) for c in row["completions"] if isinstance(c, dict)]
+    scored = [(c, text, s) for c, text, s in scored if isinstance(text, str) and text.strip() and s is not None]
     if len(scored) < 2:
         raise RecordError("completions", "fewer than two rated, non-empty completions")
-    scored.sort(key=lambda item: -item[1])
+    scored.sort(key=lambda item: -item[2])
     best = scored[0]
-    other = scored[-1] if mode == "best-worst" else random.Random(seed).choice(scored[1:])
-    if best[1] == other[1]:
+    other = scored[-1] if mode == "best-worst" else random.Random(int(seed)).choice(scored[1:])
+    if best[2] == other[2]:
         raise RecordError("completions", "best and chosen other have the same score (a tie teaches nothing)")
-    return [validate_preference({"prompt": row["instruction"], "chosen": best[0], "rejected": other[0],
-                                 "margin": best[1] - other[1], "rating": best[1], "scale": "score",
-                                 "source": row.get("source", "ultrafeedback")})]
+    return [validate_preference({"prompt": row["instruction"], "chosen": best[1], "rejected": other[1],
+                                 "margin": best[2] - other[2], "rating": best[2], "scale": "score",
+                                 "source": row.get("source") or "ultrafeedback",
+                                 "metadata": {"chosen": _side(best[0]), "rejected": _side(other[0]),
+                                              "score_chosen": best[2], "score_rejected": other[2]}})]

@@ -13,6 +13,10 @@ def data_section(sets: list, model: str, notice: str | None = None, files: dict 
              c.get("filtered", 0), c["kept"]] for name, c, *_ in sets]
     tables.append({"title": "What each step removed", "columns": ["set", "loaded", "rejected (invalid)",
                    "duplicates", "contaminated (eval overlap)", "too long", "kept"], "rows": rows})
+    formats = [[name, fmt, n] for name, c, *_ in sets for fmt, n in (c.get("formats") or {}).items()]
+    if formats:
+        tables.append({"title": "Input formats (detected per file, per row in mixed files)",
+                       "columns": ["set", "format", "rows"], "rows": formats})
     for name, counts, before, after, set_plots in sets:
         for table in stats_tables(after):
             tables.append({**table, "title": f"{name}: {table['title']}"})
