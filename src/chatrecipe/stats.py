@@ -30,11 +30,12 @@ def wilson(successes: float, n: int, z: float = Z95) -> dict:
     return {"value": value, "ci_low": low, "ci_high": high, "n": n}
 
 
-def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float]:
-    """Normal interval of a mean from the sample standard error; NaNs with fewer than two values."""
+def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float | None, float | None]:
+    """Normal interval of a mean from the sample standard error; Nones (JSON null, never NaN) with fewer than two
+    values."""
     n = len(values)
     if n < 2:
-        return float("nan"), float("nan")
+        return None, None
     mean = math.fsum(values) / n
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = z * sd / math.sqrt(n)

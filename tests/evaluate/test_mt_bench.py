@@ -63,3 +63,14 @@ def test_repeats_give_median_and_spread():
                   "repeat": r} for r, scores in enumerate(([6, 8], [7, 9], [5, 5])) for q, s in enumerate(scores)]
     row = single_scores(judgments)["x"]
     assert row["repeat_scores"] == [7.0, 8.0, 5.0] and row["repeat_median"] == 7.0 and row["repeat_spread"] == 3.0
+
+
+def test_one_grade_has_no_interval_and_writes_standard_json():
+    """A model graded once has no interval: null in the files, never NaN (which no other JSON reader takes)."""
+    import json
+
+    from chatrecipe.evaluate.mt_bench import single_scores
+
+    table = single_scores([{"kind": "single", "model": "m", "question_id": 1, "turn": 1, "score": 7}])
+    assert table["m"]["score"] == 7 and table["m"]["ci_low"] is None and table["m"]["ci_high"] is None
+    json.dumps(table, allow_nan=False)

@@ -5,7 +5,6 @@ CHATRECIPE_ADMIN_TOKEN gets here.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from chatrecipe.annotate.projects import ProjectError, add_annotator, create_pro
 from chatrecipe.annotate.security import COOKIE
 from chatrecipe.annotate.sessions import end_all_sessions
 from chatrecipe.annotate.web import check_csrf, read_form, render, require_admin
+from chatrecipe.data.strict_json import dumps
 
 router = APIRouter(prefix="/admin")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -113,7 +113,7 @@ async def download(request: Request, kind: str, project: str | None = None):
             return export(session, kind, project or None)
 
     records, rejected = await run_in_threadpool(work)
-    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    body = "".join(dumps(r) + "\n" for r in records)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{project or 'all'}-{kind}.jsonl")
     return Response(body, media_type="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',

@@ -47,8 +47,9 @@ def mt_bench(
         return
     for model, row in sorted(table.items(), key=lambda kv: -(kv[1]["score"] or 0)):
         turns = "  ".join(f"turn {t}: {v:.2f}" for t, v in row["turns"].items())
-        typer.echo(f"{model:<30} {row['score']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]  {turns}  "
-                   f"({row['valid']} graded, {row['failed']} failed)")
+        score = "n/a" if row["score"] is None else f"{row['score']:.2f}"
+        interval = f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["ci_low"] is not None else " (no interval)"
+        typer.echo(f"{model:<30} {score}{interval}  {turns}  ({row['valid']} graded, {row['failed']} failed)")
     for model, row in sorted(pairs.items()):
         typer.echo(f"{model:<30} win {row['win']} loss {row['loss']} tie {row['tie']}  "
                    f"win rate {row['win_rate']:.3f}  adjusted {row['win_rate_adjusted']:.3f}")

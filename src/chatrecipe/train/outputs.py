@@ -48,9 +48,7 @@ def reject_too_long(rows: list[dict], lengths: list[int], max_length: int | None
                              "reason": f"{length} tokens > max_length {max_length}; raise max_length or shorten it"})
         else:
             kept.append(row)
-    if rejected:
-        path = output_dir / "too-long.rejected.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejected))
+    write_rejected(output_dir / "too-long.jsonl", rejected)  # too-long.rejected.jsonl
     if not kept:
         raise TrainingInputError(f"every example is longer than max_length={max_length} tokens; raise max_length")
     return kept

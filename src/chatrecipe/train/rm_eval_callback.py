@@ -17,6 +17,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from chatrecipe.data.records import write_rejected
+from chatrecipe.data.strict_json import dumps
 from chatrecipe.train.reward_scoring import (TestSet, length_scores, load_test_set, random_scores, rejected_entries,
                                              score_pairs, tally)
 
@@ -44,7 +45,7 @@ class RewardTestSetCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:
             for row in rows:
-                handle.write(json.dumps(row) + "\n")
+                handle.write(dumps(row) + "\n")
 
     def evaluate(self, model, step: int, epoch: float | None) -> list[dict]:
         """Score every set with `model` now; append and return the rows."""
