@@ -111,7 +111,7 @@ def test_report_renders_in_chromium_without_errors(tmp_path, chromium):
         assert images.count() == 1
         assert all(page.evaluate("i => i.naturalWidth", images.nth(i).element_handle()) > 0
                    for i in range(images.count()))
-        assert page.locator("table.sortable").count() == 4
+        assert page.locator("table.sortable").count() == 5  # the opening summary, data, win rate, training x2
         # sorting works: click the "win rate" header twice and read the order back
         table = page.locator("table.sortable", has=page.locator("th", has_text="win rate"))
         table.locator("th", has_text="win rate").click()

@@ -264,3 +264,31 @@ def audit_figures(pairwise: list[dict], single: list[dict] = (), answers: dict[s
         figures["first-position share, debiasing prompt"] = experiments["debiasing"]["debiased"]["first_position_share"]
         figures["injected answer beats its clean twin"] = experiments["injection"]["injected_wins_share"]
     return result
+
+
+# A judge whose verdict follows the answer order more than the answers is measuring itself. MT-Bench's GPT-4 judge
+# agreed with itself under swap on about 65% of pairs; below 60%, most verdicts depend on which answer came first.
+MIN_SWAP_CONSISTENCY = 0.6
+FIRST_POSITION_BAND = (0.4, 0.6)  # failed only when the 95% interval lies wholly outside it
+MIN_AUDITED = 10
+
+
+def judge_verdict(position: dict) -> dict:
+    """Whether the judge passed its own audit on this run's verdicts: consistent when the answers swap places, and
+    not confidently drawn to one position. `passed` is None when there are too few verdicts to tell."""
+    first, swap = position["first_position_share"], position["swap_consistency"]
+    verdict = {"first_position_share": first, "swap_consistency": swap, "reasons": []}
+    if first["n"] < MIN_AUDITED or swap["n"] < MIN_AUDITED:
+        verdict["passed"] = None
+        verdict["reasons"].append(f"too few verdicts to audit the judge ({first['n']} decisive, {swap['n']} pairs "
+                                  f"judged in both orders; {MIN_AUDITED} needed)")
+        return verdict
+    if swap["value"] < MIN_SWAP_CONSISTENCY:
+        verdict["reasons"].append(f"it gave the same verdict in both answer orders on {100 * swap['value']:.0f}% of "
+                                  f"pairs (below {100 * MIN_SWAP_CONSISTENCY:.0f}%)")
+    low, high = FIRST_POSITION_BAND
+    if first["ci_low"] > high or first["ci_high"] < low:
+        verdict["reasons"].append(f"it picked the {'first' if first['value'] > 0.5 else 'second'}-shown answer in "
+                                  f"{100 * first['value']:.0f}% of decisive verdicts")
+    verdict["passed"] = not verdict["reasons"]
+    return verdict

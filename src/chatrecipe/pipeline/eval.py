@@ -202,5 +202,10 @@ def run_stage(run: Run) -> dict:
         for model, values in per_model.items():
             summary.setdefault(model, {}).update(values)
         metrics[name] = section.get("metrics", {})
-    (out_dir / "summary.json").write_text(json.dumps({"models": summary}, indent=1, default=str))
+    found = {"models": summary}
+    if pairwise:  # the report marks every judge-based figure with this verdict
+        from chatrecipe.evaluate.audit import judge_verdict, position_bias
+
+        found["judge_audit"] = {"judge": run.artifacts.get("judge_model"), **judge_verdict(position_bias(pairwise))}
+    (out_dir / "summary.json").write_text(json.dumps(found, indent=1, default=str))
     return {"metrics": metrics, "artifacts": {"eval_summary": str(Path(out_dir) / "summary.json")}}

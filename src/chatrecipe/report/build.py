@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.report.run_folder import read_json, run_sections, run_summary
+from chatrecipe.report.sections.summary import summary_section
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7fb}
@@ -240,9 +241,10 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
         for section in [board] + ([sweep] if sweep else []):
             add(section, output)
     if not leaderboard:
-        for run_dir in run_dirs:
+        for run_dir, summary in zip(run_dirs, summaries):
             prefix = f"{run_dir.name}: " if len(run_dirs) > 1 else ""
-            for section in run_sections(run_dir):
+            opening = summary_section(summary)
+            for section in ([opening] if opening else []) + run_sections(run_dir):
                 add({**section, "title": prefix + section.get("title", "")}, run_dir)
     if not body:
         body.append("<section><h2>Nothing to show yet</h2><p>No results were found in "

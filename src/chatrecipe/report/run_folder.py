@@ -53,12 +53,15 @@ def mean_prompt_tokens(run_dir: Path) -> float | None:
 
 
 def run_summary(run_dir: Path) -> dict:
-    """Headline per-model metrics of a run (`eval/summary.json`) plus its manifest, for leaderboards."""
+    """Headline per-model metrics of a run (`eval/summary.json`, with the judge's audit verdict) plus its manifest,
+    for leaderboards and the report's opening summary."""
+    evaluation = read_json(run_dir / "eval" / "summary.json") or {}
     return {
         "run": run_dir.name,
         "path": str(run_dir),
         "manifest": read_json(run_dir / "manifest.json") or {},
-        "models": (read_json(run_dir / "eval" / "summary.json") or {}).get("models", {}),
+        "models": evaluation.get("models", {}),
+        "judge_audit": evaluation.get("judge_audit"),
         "sweep": read_json(run_dir / "sweep.json"),
         "mean_prompt_tokens": mean_prompt_tokens(run_dir),
     }
