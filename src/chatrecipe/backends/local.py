@@ -52,7 +52,7 @@ class TransformersBackend(Backend):
                                                   continue_final_message=prefill, tokenize=True,
                                                   return_dict=True)["input_ids"]
 
-    def chat(self, conversations, params=None, *, progress=None):
+    def chat(self, conversations, params=None, *, progress=None, on_result=None):
         import torch
 
         params = params or GenerationParams()
@@ -87,9 +87,13 @@ class TransformersBackend(Backend):
                         text, finish = text[:text.index(stop)], "stop"
                 results[index] = ChatResult(text=text.strip(), prompt_tokens=len(prompts[index]),
                                             completion_tokens=len(new), finish_reason=finish)
+            self.book([results[i] for i in batch])  # booked and handed on per batch, as the answers exist
             if progress:
                 progress(len(batch))
-        return self.book(results)
+            if on_result:
+                for index in batch:
+                    on_result(index, results[index])
+        return results
 
     def close(self) -> None:
         self.network = None
