@@ -70,6 +70,17 @@ def retry_after_seconds(headers) -> float | None:
     return None
 
 
+def split_query(url: str | None) -> tuple[str | None, dict | None]:
+    """A base URL's query (`?api-key=...&api-version=...` of gateways) as the client's default query parameters:
+    left in the URL, the client would append the endpoint path after it (`/v1?api-key=...chat/completions`)."""
+    if not url or "?" not in url:
+        return url, None
+    from urllib.parse import parse_qsl
+
+    base, _, query = url.partition("?")
+    return base, dict(parse_qsl(query, keep_blank_values=True))
+
+
 class OpenAIBackend(Backend):
     def __init__(self, model: str, *, name: str | None = None, base_url: str | None = None,
                  api_key: str | None = None, max_concurrency: int | None = None, max_retries: int = 6,
@@ -148,8 +159,9 @@ class OpenAIBackend(Backend):
     async def _all(self, conversations, params, progress, on_result):
         import openai
 
-        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
-                                    max_retries=0)  # retries are ours, so every kind of transient fault is covered
+        base_url, query = split_query(self.base_url)
+        client = openai.AsyncOpenAI(base_url=base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0,
+                                    default_query=query)  # retries are ours, so every transient fault is covered
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def run(index, messages):

@@ -10,7 +10,7 @@ what lets them *in*, the way SQLAlchemy shows a database URL (`user:***@host`).
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 MASK = "***"
 # query or fragment parameters whose value is a credential: api-key, key, token, access_token, secret, password,
@@ -45,7 +45,11 @@ def redact_url(url: str) -> str:
         user, has_password, _ = userinfo.partition(":")
         # a lone user part is often the token itself (https://sk-...@host): mask it too
         netloc = f"{user}:{MASK}@{host}" if has_password and user else f"{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, _redact_pairs(parts.query), _redact_pairs(parts.fragment)))
+    query, fragment = _redact_pairs(parts.query), _redact_pairs(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url  # nothing secret: exactly as given (urlunsplit would turn sqlite:///x into sqlite:/x)
+    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+            + (f"#{fragment}" if fragment else ""))
 
 
 def _redact_pairs(text: str) -> str:
