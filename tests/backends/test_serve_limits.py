@@ -101,8 +101,7 @@ def test_over_long_prompts_are_refused_before_they_take_the_model(tiny_model_pat
     import openai
 
     local = load_backend(str(tiny_model_path), name="tiny")
-    limit = local.context_window
-    assert limit == 512  # the tiny model's max_position_embeddings
+    limit = 512  # the tiny model's max_position_embeddings
     calls = []
     chat = local.chat
     local.chat = lambda *a, **k: calls.append(1) or chat(*a, **k)  # counts what reaches the model
@@ -113,7 +112,7 @@ def test_over_long_prompts_are_refused_before_they_take_the_model(tiny_model_pat
             client.chat.completions.create(model="tiny", messages=long, max_tokens=4)
         assert calls == []  # refused without generating
         near = [{"role": "user", "content": "rivers " * 60}]
-        prompt = local.prompt_tokens(near)
+        prompt = len(local._prompt_ids(near))
         assert 0 < limit - prompt < 500
         with pytest.raises(openai.BadRequestError, match=f"at most {limit - prompt} answer tokens fit, not 500"):
             client.chat.completions.create(model="tiny", messages=near, max_tokens=500)
@@ -121,6 +120,7 @@ def test_over_long_prompts_are_refused_before_they_take_the_model(tiny_model_pat
         reply = client.chat.completions.create(model="tiny", messages=near, temperature=1.0, seed=1)
         assert reply.usage.prompt_tokens == prompt and reply.usage.completion_tokens <= limit - prompt
         assert calls == [1]
+    assert local.context_window == limit and local.prompt_tokens(near) == prompt
 
 
 def test_api_key_guards_every_endpoint(capsys):
