@@ -70,6 +70,8 @@ class Turns:
 def create_app(backend: Backend, model_name: str | None = None, *, api_key: str | None = None,
                max_queue: int = 16, queue_timeout: float = 60.0):
     """FastAPI app answering with `backend`, one generation at a time (see the module docstring for the limits)."""
+    if max_queue < 0 or not (math.isfinite(queue_timeout) and queue_timeout >= 0):
+        raise ValueError(f"max_queue {max_queue} and queue_timeout {queue_timeout}: use a count >= 0 and seconds >= 0")
     name = model_name or backend.model
     turns = Turns(max_queue, queue_timeout)
     threads = anyio.CapacityLimiter(max_queue + 1)  # its own threads: waiting never starves other endpoints

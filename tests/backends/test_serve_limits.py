@@ -139,3 +139,38 @@ def test_api_key_guards_every_endpoint(capsys):
     warn_if_open("0.0.0.0", 8000, "s3cret")
     warn_if_open("127.0.0.1", 8000, None)
     assert capsys.readouterr().err.count("without --api-key") == 1
+
+
+@pytest.mark.slow
+def test_serve_command_takes_the_key_from_the_environment_and_the_limits_as_flags(tiny_model_path, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "CHATRECIPE_SERVE_API_KEY": "s3cret"}
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "chatrecipe.cli", "serve", str(tiny_model_path), "--port",
+                                   str(port), "--max-queue", "0", "--queue-timeout", "0.1"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    url, key = f"http://127.0.0.1:{port}/v1", {"Authorization": "Bearer s3cret"}
+    try:
+        while True:  # until it answers: loading the model is the work that sets the pace
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/models", timeout=GUARD).status_code:
+                    break
+            except httpx.TransportError:
+                threading.Event().wait(0.1)
+        assert httpx.get(f"{url}/models", timeout=GUARD).status_code == 401
+        assert httpx.get(f"{url}/models", headers=key, timeout=GUARD).json()["data"][0]["id"] == str(tiny_model_path)
+        reply = httpx.post(f"{url}/chat/completions", json=ASK, headers=key, timeout=GUARD)
+        assert reply.status_code == 200, reply.text
+    finally:
+        server.terminate()
+        server.wait(GUARD)
+    printed = log.read_text()
+    assert "context 512 tokens, API key required" in printed and "s3cret" not in printed
