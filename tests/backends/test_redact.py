@@ -14,8 +14,10 @@ from tests.servers import fault_injecting_app, running
 @pytest.mark.parametrize("url, shown", [
     ("https://user:hunter2@gw.example/v1", "https://user:***@gw.example/v1"),
     ("https://sk-live-123@gw.example/v1", "https://***@gw.example/v1"),  # a lone user part is often the token
-    ("https://gw.example/v1?api-key=sk-1&api-version=2024-06-01", "https://gw.example/v1?api-key=***&api-version=2024-06-01"),
-    ("https://h/v1?token=t&Signature=s&x=1#access_token=a", "https://h/v1?token=***&Signature=***&x=1#access_token=***"),
+    ("https://gw.example/v1?api-key=sk-1&api-version=2024-06-01",
+     "https://gw.example/v1?api-key=***&api-version=2024-06-01"),
+    ("https://h/v1?token=t&Signature=s&x=1#access_token=a",
+     "https://h/v1?token=***&Signature=***&x=1#access_token=***"),
     ("postgresql+psycopg://annot:p%40ss@db:5432/annotations", "postgresql+psycopg://annot:***@db:5432/annotations"),
     ("sqlite:///runs/annotate.db", "sqlite:///runs/annotate.db"),
     ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),

@@ -1,9 +1,10 @@
 """How synthesis talks to models: cached, accounted backends, distinct seeds per sample, and a failure stop.
 
 Every request goes through the backend's content-keyed disk cache, written as each answer arrives, so a rerun
-after a crash (even SIGKILL mid-batch) pays for nothing twice. Two identical requests in one batch (k samples of one prompt, or two tasks that drew the same examples)
-would share a cache key and hence one answer; `Requester.ask` gives the n-th copy of a request seed + n, so
-each sample has its own key and its own answer, and a rerun gets the same answers back.
+after a crash (even SIGKILL mid-batch) pays for nothing twice. Two identical requests in one batch (k samples of
+one prompt, or two tasks that drew the same examples) would share a cache key and hence one answer;
+`Requester.ask` gives the n-th copy of a request seed + n, so each sample has its own key and its own answer,
+and a rerun gets the same answers back.
 """
 
 from __future__ import annotations
