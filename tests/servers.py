@@ -68,3 +68,39 @@ def fault_injecting_app(script, delay: float = 0.0):
                              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 
     return app
+
+
+def answer_logging_app(answer):
+    """An OpenAI-compatible server that logs each answer once it is *fully sent*, for crash-and-rerun tests.
+
+    `answer(request_json)` gives the reply text. `app.state.sent` lists the request bodies whose answers went out
+    completely (logged after the last byte was handed to the connection). With `app.state.hold_after = k`, every
+    request after the first k answered is held unanswered and `app.state.holding` is set: with one request in
+    flight, the next request's arrival proves the client has finished with answer k, so the test kills it there.
+    """
+    from starlette.background import BackgroundTask
+
+    app = FastAPI()
+    app.state.sent = []
+    app.state.answered = 0
+    app.state.hold_after = None
+    app.state.holding = threading.Event()
+    app.state.released = threading.Event()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        if app.state.hold_after is not None and app.state.answered >= app.state.hold_after:
+            app.state.holding.set()
+            while not app.state.released.is_set():  # until the test has killed the client
+                await asyncio.sleep(0.02)
+            return JSONResponse({"error": {"message": "held"}}, status_code=503)
+        reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                 "choices": [{"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": answer(body)}}],
+                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        app.state.answered += 1  # counted as it is decided (one event loop), so k answers go out, never more
+        # a background task runs after the response's last byte is sent: only then is the answer "fully sent"
+        return JSONResponse(reply, background=BackgroundTask(app.state.sent.append, body))
+
+    return app

@@ -154,16 +154,6 @@ def database_url(db: str) -> str:
     return db
 
 
-def printable_url(db: str) -> str:
-    """`--db` as it may be shown or logged: a URL's password is masked. (A small local twin of the URL redaction
-    in backends, which the annotation app does not import.)"""
-    if "://" not in db:
-        return db
-    url = make_url(db)
-    hidden = {k: "***" for k in url.query if any(w in k.lower() for w in ("password", "secret", "token", "key"))}
-    return url.update_query_dict(hidden).render_as_string(hide_password=True)
-
-
 def sqlite_path(db: str) -> Path | None:
     """The file of a SQLite database (None for PostgreSQL and in-memory SQLite)."""
     url = make_url(database_url(db))

@@ -69,11 +69,21 @@ class Backend(ABC):
 
     @abstractmethod
     def chat(self, conversations: Sequence[Sequence[dict]], params: GenerationParams | None = None,
-             *, progress: Callable[[int], None] | None = None) -> list[ChatResult]:
+             *, progress: Callable[[int], None] | None = None,
+             on_result: Callable[[int, ChatResult], None] | None = None) -> list[ChatResult]:
         """Answer each conversation (a list of messages ending with a user turn), in order.
 
         `progress`, when given, is called with the number of requests just finished, for progress bars.
+        `on_result(index, result)`, when given, is called once per conversation as soon as its answer is in,
+        before `chat` returns: the cache and the judgment files write there, so a killed run keeps every answer
+        that came back instead of losing the whole batch.
         """
+
+    def prompt_tokens(self, messages: Sequence[dict]) -> int | None:
+        """Tokens the prompt of `messages` takes, where the backend can tell (None: it cannot)."""
+        return None
+
+    context_window: int | None = None  # prompt + answer tokens the model can attend to, where known
 
     def describe(self) -> dict:
         """Provenance of this backend for result files (never includes secrets)."""
@@ -95,18 +105,21 @@ class ScriptedBackend(Backend):
         self.model = model
         self.calls = 0
 
-    def chat(self, conversations, params=None, *, progress=None):
+    def chat(self, conversations, params=None, *, progress=None, on_result=None):
         results = []
-        for messages in conversations:
+        for index, messages in enumerate(conversations):
             self.calls += 1
             try:
                 text = self.respond(list(messages))
             except Exception as exc:  # a script may raise to simulate a failed request
-                results.append(ChatResult(text=None, error=f"{type(exc).__name__}: {exc}"))
+                result = ChatResult(text=None, error=f"{type(exc).__name__}: {exc}")
             else:
-                results.append(ChatResult(text=text, error=None if text is not None else "empty response",
-                                          prompt_tokens=sum(len(m["content"].split()) for m in messages),
-                                          completion_tokens=len((text or "").split())))
+                result = ChatResult(text=text, error=None if text is not None else "empty response",
+                                    prompt_tokens=sum(len(m["content"].split()) for m in messages),
+                                    completion_tokens=len((text or "").split()))
+            results.append(result)
             if progress:
                 progress(1)
+            if on_result:
+                on_result(index, result)
         return results

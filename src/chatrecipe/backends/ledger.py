@@ -17,6 +17,9 @@ DEFAULT_PRICES = {  # $ per 1M tokens: (input, output); edit or extend in $CHATR
 }
 
 
+RETRY_FIGURES = ("retries", "retry_after_waits", "retry_after_capped", "retry_wait_seconds")
+
+
 class BudgetExceeded(RuntimeError):
     """The next requests would cross the spending cap; nothing was sent."""
 
@@ -58,10 +61,28 @@ class Ledger:
             raise BudgetExceeded(f"spending cap ${self.max_cost:.2f} would be exceeded (spent "
                                  f"${self.total_cost:.4f}); raise --max-cost to continue — finished work is cached")
 
+    def _entry(self, model: str) -> dict:
+        return self.usage.setdefault(model, {"requests": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                             "cost": 0.0})
+
+    def waited(self, model: str, seconds: float, *, retry_after: bool = False, capped: bool = False) -> None:
+        """One retry of `model` after `seconds` of waiting; `retry_after` when the server asked for the wait,
+        `capped` when it asked for more than the cap allows, so a slow run says where its time went.
+
+        The retry figures join a model's entry with its first retry (a run without retries keeps the short form).
+        """
+        with self._lock:
+            entry = self._entry(model)
+            for name in RETRY_FIGURES:
+                entry.setdefault(name, 0)
+            entry["retries"] += 1
+            entry["retry_after_waits"] += retry_after
+            entry["retry_after_capped"] += capped
+            entry["retry_wait_seconds"] = round(entry["retry_wait_seconds"] + seconds, 3)
+
     def record(self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool = False) -> None:
         with self._lock:
-            entry = self.usage.setdefault(model, {"requests": 0, "cached": 0, "prompt_tokens": 0,
-                                                  "completion_tokens": 0, "cost": 0.0})
+            entry = self._entry(model)
             entry["requests"] += 1
             if cached:
                 entry["cached"] += 1

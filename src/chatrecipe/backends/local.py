@@ -8,6 +8,7 @@ strings. One prompt at a time is ~5-10x slower on a CPU than batches of 8-32 (PE
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend, ChatResult, GenerationParams
@@ -40,19 +41,31 @@ class TransformersBackend(Backend):
         self.network = load_model(ref, dtype=dtype).eval()
         self.stop_ids = stop_token_ids(self.tokenizer, ref)
         self.dtype = str(self.network.dtype)
+        self._tokenizing = threading.Lock()  # a fast tokenizer is not safe to share across threads
 
     def describe(self) -> dict:
         return {"backend": "transformers", "model": self.model, "ref": self.ref, "dtype": self.dtype,
                 "chat_template": self.tokenizer.chat_template}
 
+    @property
+    def context_window(self) -> int | None:
+        """Positions the model was built for (prompt and answer together); past them it slows and degrades."""
+        config = getattr(self.network.config, "text_config", None) or self.network.config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", None)
+        return int(limit) if limit and limit < 10**9 else None  # tokenizers say 1e30 when they do not know
+
+    def prompt_tokens(self, messages) -> int:
+        return len(self._prompt_ids(messages))
+
     def _prompt_ids(self, messages) -> list[int]:
         # a final assistant message is a prefill: the answer continues it (used to make small judges commit)
         prefill = bool(messages) and messages[-1]["role"] == "assistant"
-        return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=not prefill,
-                                                  continue_final_message=prefill, tokenize=True,
-                                                  return_dict=True)["input_ids"]
+        with self._tokenizing:  # a server counts prompt tokens in other threads while the model generates
+            return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=not prefill,
+                                                      continue_final_message=prefill, tokenize=True,
+                                                      return_dict=True)["input_ids"]
 
-    def chat(self, conversations, params=None, *, progress=None):
+    def chat(self, conversations, params=None, *, progress=None, on_result=None):
         import torch
 
         params = params or GenerationParams()
@@ -87,9 +100,13 @@ class TransformersBackend(Backend):
                         text, finish = text[:text.index(stop)], "stop"
                 results[index] = ChatResult(text=text.strip(), prompt_tokens=len(prompts[index]),
                                             completion_tokens=len(new), finish_reason=finish)
+            self.book([results[i] for i in batch])  # booked and handed on per batch, as the answers exist
             if progress:
                 progress(len(batch))
-        return self.book(results)
+            if on_result:
+                for index in batch:
+                    on_result(index, results[index])
+        return results
 
     def close(self) -> None:
         self.network = None

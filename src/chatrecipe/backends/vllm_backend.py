@@ -43,7 +43,7 @@ class VLLMBackend(Backend):
     def describe(self) -> dict:
         return {"backend": "vllm", "model": self.model, "ref": self.ref}
 
-    def chat(self, conversations, params=None, *, progress=None):
+    def chat(self, conversations, params=None, *, progress=None, on_result=None):
         from vllm import SamplingParams
 
         params = params or GenerationParams()
@@ -53,9 +53,13 @@ class VLLMBackend(Backend):
         prompts = [self.tokenizer.apply_chat_template(list(m), add_generation_prompt=m[-1]["role"] != "assistant",
                                                       continue_final_message=m[-1]["role"] == "assistant",
                                                       tokenize=False) for m in conversations]
-        outputs = self.engine.generate(prompts, sampling, use_tqdm=False)
+        outputs = self.engine.generate(prompts, sampling, use_tqdm=False)  # one call: vLLM batches continuously
         if progress:
             progress(len(outputs))
-        return [ChatResult(text=o.outputs[0].text.strip(), prompt_tokens=len(o.prompt_token_ids),
-                           completion_tokens=len(o.outputs[0].token_ids), finish_reason=o.outputs[0].finish_reason)
-                for o in outputs]
+        results = [ChatResult(text=o.outputs[0].text.strip(), prompt_tokens=len(o.prompt_token_ids),
+                              completion_tokens=len(o.outputs[0].token_ids), finish_reason=o.outputs[0].finish_reason)
+                   for o in outputs]
+        if on_result:
+            for index, result in enumerate(results):
+                on_result(index, result)
+        return results

@@ -39,7 +39,7 @@ def serve(
     from chatrecipe.annotate.app import create_app
     from chatrecipe.annotate.keys import KeyFileError
     from chatrecipe.annotate.security import ADMIN_ENV
-    from chatrecipe.annotate.store import printable_url
+    from chatrecipe.backends.redact import redact
     from chatrecipe.data.resources import chatrecipe_home
 
     if not os.environ.get(ADMIN_ENV):
@@ -51,7 +51,7 @@ def serve(
         fail(str(exc))
     for note in application.state.notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"annotation app on http://{host}:{port} (database {printable_url(db)})")
+    typer.echo(f"annotation app on http://{host}:{port} (database {redact(db)})")  # never the password
     # the app trusts forwarded headers itself, only from --trusted-proxy; uvicorn would trust them from 127.0.0.1
     uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
 

@@ -66,12 +66,22 @@ def serve_command(
     name: Optional[str] = typer.Option(None, help="Model name reported by /v1/models."),
     batch_size: int = typer.Option(8),
     allow_pickle: bool = ALLOW_PICKLE,
+    api_key: Optional[str] = typer.Option(None, envvar="CHATRECIPE_SERVE_API_KEY", show_envvar=True,
+                                          help="Key every client must send (its OpenAI API key); use it whenever "
+                                               "--host is not 127.0.0.1. The environment variable keeps it out of "
+                                               "the process list."),
+    max_queue: int = typer.Option(16, min=0, help="Requests that may wait for the model; more get 429."),
+    queue_timeout: float = typer.Option(60.0, min=0.0, help="Seconds a request may wait for the model; then 503."),
 ) -> None:
-    """Serve a model over an OpenAI-compatible API (/v1/chat/completions with streaming, /v1/models)."""
+    """Serve a model over an OpenAI-compatible API (/v1/chat/completions with streaming, /v1/models).
+
+    One request generates at a time; a prompt that does not fit the model's context is refused (400) up front.
+    """
     apply_allow_pickle(allow_pickle)
     from chatrecipe.serve import serve
 
-    serve(model, host=host, port=port, batch_size=batch_size, name=name)
+    serve(model, host=host, port=port, batch_size=batch_size, name=name, api_key=api_key, max_queue=max_queue,
+          queue_timeout=queue_timeout)
 
 
 @app.command("chat")

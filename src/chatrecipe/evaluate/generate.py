@@ -4,7 +4,8 @@ Run as: `chatrecipe generate --model runs/demo/sft/final --questions questions.j
 
 A two-turn question is answered as MT-Bench does: the second user turn follows the model's *own* first answer.
 All first turns go out as one batch, then all second turns, so batching survives multi-turn questions.
-Answers already in the output file are kept, so a crashed run continues where it stopped.
+Answers already in the output file are kept, so a crashed run continues where it stopped; each is written as
+soon as it is complete, not at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
+from chatrecipe.backends.redact import redact
 from chatrecipe.data.records import append_jsonl, read_jsonl
 
 
@@ -29,7 +31,11 @@ def _progress(total: int, label: str):
 
 def generate_answers(backend: Backend, questions: list[dict], output: str | Path,
                      params: GenerationParams | None = None) -> list[dict]:
-    """Answer records (question_id, model, turns, generator) for every question; resumes from `output`."""
+    """Answer records (question_id, model, turns, generator) for every question; resumes from `output`.
+
+    A question's record is appended the moment its last turn is answered (the backend's `on_result`), and every
+    turn's answer is in the backend's cache as it arrives, so a killed run asks again only for what never came back.
+    """
     params = params or GenerationParams()
     output = Path(output)
     done = {a["question_id"]: a for a in read_jsonl(output)} if output.exists() else {}
@@ -38,24 +44,33 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
         histories = {q["question_id"]: [] for q in todo}
         texts: dict = {q["question_id"]: [] for q in todo}
         errors: dict = {q["question_id"]: [] for q in todo}
+        settings = {**redact(backend.describe()), "params": params.to_dict(), "date": time.strftime("%Y-%m-%d")}
+        settings.pop("chat_template", None)
+
+        def answered(q: dict, turn: int, result) -> None:
+            qid = q["question_id"]
+            if len(texts[qid]) > turn:  # reported twice (a backend without on_result, then its return value)
+                return
+            text = result.text if result.ok else ""
+            if not result.ok:
+                errors[qid].append(f"turn {turn + 1}: {result.error}")
+            texts[qid].append(text)
+            histories[qid].append({"role": "assistant", "content": text})
+            if turn == len(q["turns"]) - 1:  # its last turn: the record is complete, keep it now
+                record = {"question_id": qid, "model": backend.model, "turns": texts[qid], "generator": settings,
+                          "error": "; ".join(errors[qid]) or None}
+                append_jsonl(output, record)
+                done[qid] = record
+
         progress, advance = _progress(sum(len(q["turns"]) for q in todo), f"answers by {backend.model}")
         with progress:
             for turn in range(max(len(q["turns"]) for q in todo)):
                 asked = [q for q in todo if turn < len(q["turns"])]
                 for q in asked:
                     histories[q["question_id"]].append({"role": "user", "content": q["turns"][turn]})
-                results = backend.chat([histories[q["question_id"]] for q in asked], params, progress=advance)
+                results = backend.chat([list(histories[q["question_id"]]) for q in asked], params, progress=advance,
+                                       on_result=lambda i, result, asked=asked, turn=turn:
+                                       answered(asked[i], turn, result))
                 for q, result in zip(asked, results):
-                    text = result.text if result.ok else ""
-                    if not result.ok:
-                        errors[q["question_id"]].append(f"turn {turn + 1}: {result.error}")
-                    texts[q["question_id"]].append(text)
-                    histories[q["question_id"]].append({"role": "assistant", "content": text})
-        settings = {**backend.describe(), "params": params.to_dict(), "date": time.strftime("%Y-%m-%d")}
-        settings.pop("chat_template", None)
-        for q in todo:
-            record = {"question_id": q["question_id"], "model": backend.model, "turns": texts[q["question_id"]],
-                      "generator": settings, "error": "; ".join(errors[q["question_id"]]) or None}
-            append_jsonl(output, record)
-            done[q["question_id"]] = record
+                    answered(q, turn, result)
     return [done[q["question_id"]] for q in questions if q["question_id"] in done]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
+from chatrecipe.backends.redact import redact
 from chatrecipe.data.records import append_jsonl, read_jsonl
 
 
@@ -32,42 +33,48 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     verdict instead of drifting; the recorded `raw` text includes it. Local backends continue the prefill;
     OpenAI-compatible endpoints generally do not, so use it with local judges.
 
-    Each finished judgment is appended to `output` as soon as its batch returns, so a killed run loses at most one
-    batch; records whose request failed carry `error` and are counted by the callers, never defaulted.
+    Each judgment is appended to `output` the moment its answer arrives (the backend's `on_result`), so a killed
+    run loses none it received and a rerun asks only for the rest. Records whose request failed carry `error` and
+    are counted by the callers, never defaulted. Returns the records in the order of `items`.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     output = Path(output)
-    existing = read_jsonl(output) if output.exists() else []
-    done = {tuple(r["_key"]) for r in existing if "_key" in r}
+    found = {tuple(r["_key"]): r for r in (read_jsonl(output) if output.exists() else []) if "_key" in r}
     items = [((*key, prefill), messages, fields) for key, messages, fields in items]  # a prefill is another prompt
-    todo = [item for item in items if tuple(item[0]) not in done]
-    provenance = {k: v for k, v in judge.describe().items() if k != "chat_template"}
+    todo = [item for item in items if tuple(item[0]) not in found]
+    settings = {**redact({k: v for k, v in judge.describe().items() if k != "chat_template"}),
+                "params": params.to_dict()}
+    suffix = [{"role": "assistant", "content": prefill}] if prefill else []
     if todo:
         print(estimate_line(judge, [messages for _, messages, _ in todo], params, len(items) - len(todo)),
               file=sys.stderr)
+
+    def keep(item: tuple, result) -> None:
+        key, _, fields = item
+        if tuple(key) in found:  # reported twice (a backend without on_result, then its return value)
+            return
+        if result.ok:
+            result.text = (prefill or "") + result.text
+            verdict, error = parse(result.text, fields)
+        else:
+            verdict = parse(None, fields)[0]  # the empty verdict fields (winner/score = None)
+            error = f"request failed: {result.error}"
+        record = {**fields, **verdict, "judge": judge.model, "raw": result.text, "error": error, "prefill": prefill,
+                  "judge_settings": settings, "date": time.strftime("%Y-%m-%d"), "_key": list(key)}
+        append_jsonl(output, record)
+        found[tuple(key)] = record
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True)) as progress:
         task = progress.add_task(label, total=len(items), completed=len(items) - len(todo))
-        chunk = 64  # write results as they come, so an interrupted run resumes after the last chunk
+        chunk = 64  # bounds what one call asks for, so a spending cap stops between calls, not before the first
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
-            suffix = [{"role": "assistant", "content": prefill}] if prefill else []
             results = judge.chat([messages + suffix for _, messages, _ in part], params,
-                                 progress=lambda n: progress.advance(task, n))
-            for (key, _, fields), result in zip(part, results):
-                if result.ok:
-                    result.text = (prefill or "") + result.text
-                    verdict, error = parse(result.text, fields)
-                else:
-                    verdict = parse(None, fields)[0]  # the empty verdict fields (winner/score = None)
-                    error = f"request failed: {result.error}"
-                record = {**fields, **verdict, "judge": judge.model, "raw": result.text, "error": error,
-                          "prefill": prefill,
-                          "judge_settings": {**provenance, "params": params.to_dict()},
-                          "date": time.strftime("%Y-%m-%d"), "_key": list(key)}
-                append_jsonl(output, record)
-                existing.append(record)
-    wanted = {tuple(item[0]) for item in items}
-    return [r for r in existing if tuple(r.get("_key", ())) in wanted]
+                                 progress=lambda n: progress.advance(task, n),
+                                 on_result=lambda index, result, part=part: keep(part[index], result))
+            for item, result in zip(part, results):
+                keep(item, result)
+    return [found[tuple(key)] for key, _, _ in items if tuple(key) in found]

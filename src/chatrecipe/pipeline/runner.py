@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from chatrecipe.backends.redact import redact
 from chatrecipe.pipeline import data, generate, judge, report, synth, train
 from chatrecipe.pipeline import eval as evaluation
 from chatrecipe.pipeline.context import PipelineError, Run
@@ -76,7 +77,7 @@ def _write_manifest(run: Run, statuses: dict) -> None:
         "artifacts": {k: v for k, v in run.artifacts.items() if not k.startswith("_")},
     }
     tmp = run.run_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.write_text(json.dumps(redact(manifest), indent=2, default=str))  # an error may quote an endpoint URL
     tmp.replace(run.run_dir / "manifest.json")
 
 
@@ -131,7 +132,7 @@ def run_recipe(path: str | Path, overrides=(), *, runs_dir: str | Path | None = 
         check_section(name, recipe)
     run_dir = Path(runs_dir or recipe.get("runs_dir") or "runs") / recipe["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    dump_recipe(recipe, run_dir / "recipe.yaml")
+    dump_recipe(redact(recipe), run_dir / "recipe.yaml")  # a base_url may carry credentials: never into the run
     run = Run(recipe=recipe, run_dir=run_dir, artifacts={"_stages": {}})
     statuses: dict = {}
     forced = set(names[names.index(from_stage):]) if from_stage else set()

@@ -1,9 +1,10 @@
 """How synthesis talks to models: cached, accounted backends, distinct seeds per sample, and a failure stop.
 
-Every request goes through the backend's content-keyed disk cache, so a rerun after a crash pays for nothing
-twice. Two identical requests in one batch (k samples of one prompt, or two tasks that drew the same examples)
-would share a cache key and hence one answer; `Requester.ask` gives the n-th copy of a request seed + n, so
-each sample has its own key and its own answer, and a rerun gets the same answers back.
+Every request goes through the backend's content-keyed disk cache, written as each answer arrives, so a rerun
+after a crash (even SIGKILL mid-batch) pays for nothing twice. Two identical requests in one batch (k samples of
+one prompt, or two tasks that drew the same examples) would share a cache key and hence one answer;
+`Requester.ask` gives the n-th copy of a request seed + n, so each sample has its own key and its own answer,
+and a rerun gets the same answers back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatrecipe.backends.base import Backend, ChatResult, GenerationParams
+from chatrecipe.backends.ledger import RETRY_FIGURES
 
 
 class SynthStopped(RuntimeError):
@@ -35,9 +37,9 @@ class Counted(Backend):
     def describe(self) -> dict:
         return self.cached.describe()
 
-    def chat(self, conversations, params=None, *, progress=None):
+    def chat(self, conversations, params=None, *, progress=None, on_result=None):
         started = time.time()
-        results = self.cached.chat(conversations, params, progress=progress)
+        results = self.cached.chat(conversations, params, progress=progress, on_result=on_result)
         self.seconds += time.time() - started
         self.requests += len(results)
         self.failed += sum(not r.ok for r in results)
@@ -136,6 +138,7 @@ class Requester:
                 "priced": any(m in self.ledger.prices for m in by_model), "generation_seconds": round(seconds, 2),
                 "completion_tokens_per_second": round(completion / seconds, 2) if seconds else None,
                 "tokens_per_second": round(tokens / seconds, 2) if seconds else None,
+                **{name: sum(u.get(name, 0) for u in by_model.values()) for name in RETRY_FIGURES},
                 "by_model": by_model}
 
     def close(self) -> None:

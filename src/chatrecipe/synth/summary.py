@@ -5,7 +5,8 @@
     {"methods": {"self_instruct" | "roleplay" | "pairs": {"generated": int, "kept": int,
                                                          "rejected": {reason: count}, ...method figures}},
      "usage": {"requests", "failed", "cached", "prompt_tokens", "completion_tokens", "cost", "priced",
-               "generation_seconds", "completion_tokens_per_second", "tokens_per_second", "by_model"},
+               "generation_seconds", "completion_tokens_per_second", "tokens_per_second", "retries",
+               "retry_after_waits", "retry_after_capped", "retry_wait_seconds", "by_model"},
      "outputs": {"synth_sft": path | null, "synth_preferences": path | null,
                  "rejected_sft": path | null, "rejected_preferences": path | null},
      "seconds": float}
