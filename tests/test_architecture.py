@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "chatrecipe"
 # -> data, models, report, stats. A module may import its own layer and the layers below it.
 LAYERS = [
     {"data"},
-    {"stats", "models", "recipe", "report"},
+    {"stats", "progress", "models", "recipe", "report"},
     {"train", "backends"},
     {"judge", "synth", "annotate", "serve"},
     {"evaluate"},

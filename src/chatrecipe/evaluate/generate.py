@@ -16,17 +16,7 @@ from pathlib import Path
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.backends.redact import redact
 from chatrecipe.data.records import append_jsonl, read_jsonl
-
-
-def _progress(total: int, label: str):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    # progress on stderr, so `--json` output on stdout stays machine-readable
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False,
-                        console=Console(stderr=True))
-    task = progress.add_task(label, total=total)
-    return progress, lambda n: progress.advance(task, n)
+from chatrecipe.progress import progress_bar
 
 
 def generate_answers(backend: Backend, questions: list[dict], output: str | Path,
@@ -62,8 +52,7 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
                 append_jsonl(output, record)
                 done[qid] = record
 
-        progress, advance = _progress(sum(len(q["turns"]) for q in todo), f"answers by {backend.model}")
-        with progress:
+        with progress_bar(f"answers by {backend.model}", sum(len(q["turns"]) for q in todo)) as advance:
             for turn in range(max(len(q["turns"]) for q in todo)):
                 asked = [q for q in todo if turn < len(q["turns"])]
                 for q in asked:

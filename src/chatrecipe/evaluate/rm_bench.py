@@ -71,8 +71,7 @@ def run_bench(test_refs: list[str], scorer_specs: list[str], output_dir: str | P
 
     `scorers` adds ready-made Scorer objects (a judge over a scripted backend, for instance) after the specs.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from chatrecipe.progress import progress_bar
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -92,16 +91,12 @@ def run_bench(test_refs: list[str], scorer_specs: list[str], output_dir: str | P
         per_variant: dict[str, dict] = {v.kind: {} for v in scorer.variants}
         started = time.time()
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as progress:
-                for test_set in sets:
-                    task = progress.add_task(f"{scorer.variants[0].model} on {test_set.name}",
-                                             total=scorer.work(test_set))
-                    found = scorer.score(test_set, batch_size=batch_size,
-                                         progress=lambda n, t=task: progress.advance(t, n))
-                    for kind, scores in found.items():
-                        per_variant[kind][test_set.name] = {**tally(scores), "sha256": test_set.sha256}
-                        rejected += rejected_entries(test_set, scores, f"{scorer.variants[0].model} ({kind})")
+            for test_set in sets:
+                with progress_bar(f"{scorer.variants[0].model} on {test_set.name}", scorer.work(test_set)) as advance:
+                    found = scorer.score(test_set, batch_size=batch_size, progress=advance)
+                for kind, scores in found.items():
+                    per_variant[kind][test_set.name] = {**tally(scores), "sha256": test_set.sha256}
+                    rejected += rejected_entries(test_set, scores, f"{scorer.variants[0].model} ({kind})")
         finally:
             scorer.close()
         seconds = round(time.time() - started, 2)

@@ -9,6 +9,7 @@ from pathlib import Path
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.backends.redact import redact
 from chatrecipe.data.records import append_jsonl, read_jsonl
+from chatrecipe.progress import progress_bar
 
 
 def estimate_line(judge: Backend, conversations: list[list[dict]], params: GenerationParams, done: int) -> str:
@@ -37,9 +38,6 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     run loses none it received and a rerun asks only for the rest. Records whose request failed carry `error` and
     are counted by the callers, never defaulted. Returns the records in the order of `items`.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     output = Path(output)
     found = {tuple(r["_key"]): r for r in (read_jsonl(output) if output.exists() else []) if "_key" in r}
     items = [((*key, prefill), messages, fields) for key, messages, fields in items]  # a prefill is another prompt
@@ -66,14 +64,12 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
         append_jsonl(output, record)
         found[tuple(key)] = record
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as progress:
-        task = progress.add_task(label, total=len(items), completed=len(items) - len(todo))
+    with progress_bar(label, len(items), completed=len(items) - len(todo)) as advance:
         chunk = 64  # bounds what one call asks for, so a spending cap stops between calls, not before the first
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
             results = judge.chat([messages + suffix for _, messages, _ in part], params,
-                                 progress=lambda n: progress.advance(task, n),
+                                 progress=advance,
                                  on_result=lambda index, result, part=part: keep(part[index], result))
             for item, result in zip(part, results):
                 keep(item, result)

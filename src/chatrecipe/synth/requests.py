@@ -87,9 +87,8 @@ class Requester:
 
     def ask(self, ref: str, conversations: list[list[dict]], params: GenerationParams, label: str) -> list[ChatResult]:
         """Answers in order; the n-th identical copy of a request is sampled with seed + n (own cache key)."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         from chatrecipe.backends.ledger import BudgetExceeded
+        from chatrecipe.progress import progress_bar
 
         if not conversations:
             return []
@@ -102,16 +101,14 @@ class Requester:
             seen[key] = copy + 1
             waves.setdefault(copy, []).append(index)
         results: list[ChatResult | None] = [None] * len(conversations)
-        with Progress(TextColumn(f"{label} ({ref})"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      transient=True) as progress:
-            task = progress.add_task(label, total=len(conversations))
+        with progress_bar(f"{label} ({ref})", len(conversations)) as advance:
             for copy, indices in sorted(waves.items()):
                 wave_params = params if copy == 0 else GenerationParams(
                     max_new_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
                     stop=params.stop, seed=(params.seed or 0) + copy)
                 try:
                     answers = backend.chat([conversations[i] for i in indices], wave_params,
-                                           progress=lambda n: progress.advance(task, n))
+                                           progress=advance)
                 except BudgetExceeded as exc:
                     raise SynthStopped(f"{label}: {exc}") from exc
                 for i, answer in zip(indices, answers):
