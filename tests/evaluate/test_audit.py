@@ -68,6 +68,28 @@ def test_audit_cli(tmp_path):
     assert result.exit_code == 0 and "first-position share" in result.output
 
 
+def test_audit_takes_several_answer_files_after_one_flag(tmp_path):
+    """`--answers answers/*.jsonl` as the README writes it: the shell makes it one flag and three files."""
+    pairwise = tmp_path / "p.jsonl"
+    pairwise.write_text("".join(json.dumps(j) + "\n" for j in biased_judgments(0.5, n=30)))
+    paths = []
+    for model, words in (("x", 30), ("y", 5), ("z", 12)):
+        path = tmp_path / f"{model}.jsonl"
+        path.write_text("".join(json.dumps({"question_id": q, "model": model, "turns": ["word " * words]}) + "\n"
+                                for q in range(30)))
+        paths.append(str(path))
+    result = CliRunner().invoke(app, ["eval", "audit", "--pairwise", str(pairwise), "--answers", *paths, "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])["figures"]
+    assert figures["longer answer wins"]["n"] > 0  # x vs y lengths were read from the second file
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(json.dumps({"question_id": 1, "model": "x", "turns": ["a"]}) + "\n"
+                     + json.dumps(biased_judgments(0.5, n=1)[0]) + "\n")
+    refused = CliRunner().invoke(app, ["eval", "audit", "--pairwise", str(pairwise), "--answers", paths[0],
+                                       str(mixed)])
+    assert refused.exit_code == 2 and "not one kind of audit input" in refused.output
+
+
 def test_debiasing_and_injection_experiments_measure_a_scripted_judge(tmp_path):
     import re
 

@@ -55,6 +55,25 @@ def read_inputs(pairwise: list, single: list = (), answers: list = (), human: li
             "rejected": [r for result in loaded.values() if result for r in result.rejected]}
 
 
+def sort_files(paths: list) -> dict[str, list]:
+    """Which audit input each file is, by the records it holds: "pairwise", "single", "answers" or "human". The
+    shell turns `--answers answers/*.jsonl` into one flag and many files; the files after the first come in as
+    arguments, and their records say what they are."""
+    from chatrecipe.data.records import load_records
+
+    sorted_paths: dict[str, list] = {"pairwise": [], "single": [], "answers": [], "human": []}
+    for path in paths:
+        records = load_records([str(path)]).records
+        kinds = {"answers" if "turns" in r and "model" in r and "kind" not in r else
+                 r.get("kind") if r.get("kind") in ("pairwise", "single") else
+                 "human" if "winner" in r and "kind" not in r else None for r in records}
+        if len(kinds) != 1 or None in kinds:
+            raise ValueError(f"{path}: not one kind of audit input (answers, pairwise or single judgments, human "
+                             f"battles); name it with --answers, --pairwise, --single or --human")
+        sorted_paths[kinds.pop()].append(path)
+    return sorted_paths
+
+
 def _answer_length(answers: dict, model: str, qid, turn: int) -> int | None:
     for record in answers.get(model, []):
         if record["question_id"] == qid and turn <= len(record["turns"]):
