@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -138,3 +139,80 @@ def test_elo_out_writes_the_printed_leaderboard_with_its_anchor(tmp_path):
     written = {row[0]: float(row[1]) for row in table["rows"]}
     assert written["c"] == 1000.0
     assert written == {m: round(v["value"]) for m, v in printed["tie_allowed"].items()}
+
+def test_bootstrap_zero_gives_point_ratings_marked_as_such():
+    data = battles({("x", "y"): (5, 3, 4), ("y", "z"): (4, 4, 2), ("x", "z"): (6, 2, 2)})
+    board = leaderboard(data, bootstrap=0)
+    assert "no intervals" in board["note"] and board["bootstrap"] == 0
+    for table in ("tie_allowed", "tie_none"):
+        assert all(v["ci_low"] is None and v["ci_high"] is None for v in board[table].values())
+    assert board["tie_allowed"]["x"]["value"] == pytest.approx(bradley_terry(data)["x"])
+    assert board["tie_none"]["x"]["value"] == pytest.approx(bradley_terry(data, ties="none")["x"])
+
+
+@pytest.mark.parametrize("bootstrap", [0, 20])
+def test_degenerate_battle_files_get_a_message(bootstrap):
+    only_ties = battles({("a", "b"): (0, 0, 3)})
+    board = leaderboard(only_ties, bootstrap=bootstrap)
+    assert board["tie_none"] == {"error": "no decisive battles: every battle was a tie"}
+    assert board["tie_allowed"]["a"]["value"] == pytest.approx(1000) and "error" not in board
+    one_model = [{"model_a": "a", "model_b": "a", "winner": "tie"}] * 2
+    board = leaderboard(one_model, bootstrap=bootstrap)
+    assert "only ['a']" in board["tie_allowed"]["error"] and "only ['a']" in board["error"]
+    board = leaderboard([], bootstrap=bootstrap)
+    assert board["error"] == "no battles to rate: the file is empty or every verdict failed"
+    board = leaderboard(battles({("a", "b"): (1, 1, 0)}), bootstrap=bootstrap, anchor="c")
+    assert "anchor 'c' is not among the rated models (a, b)" in board["error"]
+    board = leaderboard([{"model_a": "a", "model_b": "b", "winner": "A"}], bootstrap=bootstrap)
+    assert "unknown winner label(s) A (first in battle 1)" in board["error"]
+
+
+def test_fast_bootstrap_draws_the_same_samples_as_the_plain_loop():
+    """Dropping empty cells from the multinomial and warm-starting each refit change nothing but the time: the
+    intervals equal those of drawing over every cell and fitting from zero, as the first implementation did."""
+    from chatrecipe.evaluate.elo import bootstrap_ratings, fit_bradley_terry, outcome_table, to_elo
+
+    rng = np.random.default_rng(4)
+    data = [{"model_a": f"m{a}", "model_b": f"m{(a + d) % 7}", "winner": w} for a, d, w in
+            zip(rng.integers(0, 7, 3000), rng.integers(1, 7, 3000),
+                rng.choice(["model_a", "model_b", "tie"], 3000, p=[0.45, 0.4, 0.15]))]
+    fast = bootstrap_ratings(data, rounds=50, seed=3)
+    models, wins, ties = outcome_table(data)
+    cells = np.concatenate([wins.ravel(), ties.ravel()])
+    draws = np.random.default_rng(3)
+    samples = []
+    n = len(models)
+    for _ in range(50):
+        draw = draws.multinomial(int(cells.sum()), cells / cells.sum()).astype(float)
+        sample = draw[:n * n].reshape(n, n) + 0.5 * (draw[n * n:].reshape(n, n) + draw[n * n:].reshape(n, n).T)
+        elo = to_elo(fit_bradley_terry(sample, tol=1e-12, prior=0.01), models)
+        samples.append([elo[m] for m in models])
+    low, high = np.quantile(np.array(samples), [0.025, 0.975], axis=0)
+    for i, m in enumerate(models):
+        assert fast[m]["ci_low"] == pytest.approx(low[i], abs=1e-4)
+        assert fast[m]["ci_high"] == pytest.approx(high[i], abs=1e-4)
+
+
+def test_read_battles_fast_path_matches_the_record_reader(tmp_path):
+    import gzip
+
+    from chatrecipe.data.records import RecordFileError, read_jsonl
+    from chatrecipe.evaluate.battles import battle_table, read_battles
+
+    rows = THREE + [{"model_a": "x", "model_b": "y", "winner": "tie (bothbad)", "category": "math", "n": 1.5}]
+    text = "".join(json.dumps(r) + "\n" for r in rows) + "\n"
+    (tmp_path / "b.jsonl").write_text(text)
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as handle:
+        handle.write(text)
+    (tmp_path / "b.json").write_text(json.dumps(rows))
+    for name in ("b.jsonl", "b.jsonl.gz", "b.json"):
+        assert read_battles(tmp_path / name) == read_jsonl(tmp_path / name) == rows
+    (tmp_path / "bad.jsonl").write_text(text + '{"model_a": "x", "model_b": \n')
+    with pytest.raises(RecordFileError, match=r"bad.jsonl:33: malformed JSON"):
+        read_battles(tmp_path / "bad.jsonl")
+    with pytest.raises(RecordFileError, match="no such file"):
+        read_battles(tmp_path / "missing.jsonl")
+    table = battle_table(rows)
+    assert table.models == ["x", "y", "z"] and table.code.tolist()[-1] == 1
+    wins, ties = table.counts()
+    assert wins[0, 1] == 7 and wins[1, 0] == 3 and ties[0, 1] == 1
