@@ -145,9 +145,9 @@ def test_markdown_is_counted_as_fastchat_counts_it():
     assert markdown_counts(text) == {"header_count": {"h1": 1, "h2": 1, "h3": 1, "h4": 0, "h5": 0, "h6": 0},
                                      "list_count": {"ordered": 2, "unordered": 3},
                                      "bold_count": {"**": 2, "__": 1}}
-    meta = conversation_metadata([{"role": "user", "content": "# question"}, {"role": "assistant", "content": "Hi, you."},
-                                  {"role": "user", "content": "more"}, {"role": "assistant", "content": "- a\n- b"}],
-                                 [{"role": "assistant", "content": "**Yes**"}])
+    conversation_a = [{"role": "user", "content": "# question"}, {"role": "assistant", "content": "Hi, you."},
+                      {"role": "user", "content": "more"}, {"role": "assistant", "content": "- a\n- b"}]
+    meta = conversation_metadata(conversation_a, [{"role": "assistant", "content": "**Yes**"}])
     assert meta["sum_assistant_a_tokens"] == 4 + 4  # "Hi , you ." then "- a - b"
     assert meta["header_count_a"]["h1"] == 0 and meta["list_count_a"]["unordered"] == 2
     assert meta["sum_assistant_b_tokens"] == 5 and meta["bold_count_b"]["**"] == 1

@@ -8,8 +8,10 @@ columns built in one pass, so the fits and bootstraps work on numpy arrays, neve
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,20 @@ def self_battles(table: BattleTable) -> str | None:
             "remove them: a battle needs two different models")
 
 
+@contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector while millions of parsed dicts are made: each collection walks
+    every container alive, so reading a million battles paid for the same walk over and over (3x the parse
+    time). Parsed JSON holds no reference cycles, so nothing is left for the collector when it resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _loads():
     try:
         import orjson
@@ -140,10 +156,8 @@ def read_battles(paths: list[str | Path] | str | Path) -> list[dict]:
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         path = Path(path)
         suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-        if suffixes[-1:] == [".jsonl"] and path.is_file():
-            rows += _read_jsonl_battles(path)
-        elif path.exists():
-            rows += read_jsonl(path)
-        else:
+        if not path.exists():
             raise RecordFileError(f"{path}: no such file or folder; check the path")
+        with collector_paused():
+            rows += _read_jsonl_battles(path) if suffixes[-1:] == [".jsonl"] and path.is_file() else read_jsonl(path)
     return rows

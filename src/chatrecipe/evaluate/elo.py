@@ -19,9 +19,10 @@ from scipy.linalg.lapack import dposv
 
 from chatrecipe.evaluate.battles import WINNERS, BattleError, BattleTable, battle_table
 
+# BattleError and WINNERS lived here before battles.py; callers still import them from elo
 __all__ = ["WINNERS", "BattleError", "BattleTable", "battle_table", "battles_from_judgments", "bootstrap_ratings",
-           "bradley_terry", "fit_bradley_terry", "leaderboard", "online_elo", "outcome_table", "pair_counts",
-           "elo_scale", "one_blas_thread", "to_elo", "win_matrices"]
+           "bradley_terry", "elo_scale", "fit_bradley_terry", "leaderboard", "one_blas_thread", "online_elo",
+           "outcome_table", "pair_counts", "ratable", "to_elo", "win_matrices"]
 
 BASE, SCALE, INIT = 10.0, 400.0, 1000.0
 
@@ -143,7 +144,8 @@ def to_elo(log_strength: np.ndarray, models: list[str], anchor: str | None = Non
     return dict(zip(models, elo_scale(log_strength, models, anchor).tolist()))
 
 
-def bradley_terry(battles: list[dict] | BattleTable, ties: str = "allowed", anchor: str | None = None) -> dict[str, float]:
+def bradley_terry(battles: list[dict] | BattleTable, ties: str = "allowed",
+                  anchor: str | None = None) -> dict[str, float]:
     """Maximum-likelihood Bradley-Terry ratings on the Elo scale; refuses a disconnected comparison graph."""
     models, wins = pair_counts(battles, ties)
     parts = components(models, wins)
@@ -224,7 +226,7 @@ def win_matrices(battles: list[dict] | BattleTable, ratings: dict[str, float]) -
             "battles": games.astype(int).tolist()}
 
 
-def _ratable(table: BattleTable, ties: str) -> BattleTable:
+def ratable(table: BattleTable, ties: str = "allowed") -> BattleTable:
     """The battles a table of this tie mode is fitted on; raises BattleError saying why there is no rating."""
     usable = table if ties == "allowed" else table.decisive()
     if not len(table):
@@ -256,7 +258,7 @@ def leaderboard(battles: list[dict] | BattleTable, bootstrap: int = 1000, seed: 
     result["battle_counts"] = table.battle_counts()
     for ties in ("allowed", "none"):
         try:
-            result[f"tie_{ties}"] = bootstrap_ratings(_ratable(table, ties), bootstrap, ties, seed, anchor)
+            result[f"tie_{ties}"] = bootstrap_ratings(ratable(table, ties), bootstrap, ties, seed, anchor)
         except BattleError as exc:
             result[f"tie_{ties}"] = {"error": str(exc)}
     result["online_elo"] = online_elo(table)
