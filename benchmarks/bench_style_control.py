@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chatrecipe.evaluate.battles import BattleTable, battle_table, read_battles
+from chatrecipe.evaluate.battle_files import read_battles
+from chatrecipe.evaluate.battles import BattleTable, battle_table
 from chatrecipe.evaluate.elo import elo_scale, fit_bradley_terry, leaderboard, one_blas_thread
 from chatrecipe.evaluate.style_control import (ALPHA, ELO_PER_LOGIT, REG, fit_contextual_bt, style_control,
                                                style_features)
@@ -126,13 +127,13 @@ def main() -> None:
     clock = Clock()
     with tempfile.TemporaryDirectory() as folder:
         plain_file, style_file = write_files(columns, names, Path(folder))
-        rows = clock("read plain JSONL", read_battles, plain_file)
+        rows, _ = clock("read plain JSONL", read_battles, [plain_file])
         table = clock("columnar table", battle_table, rows)
         board = clock(board_label(args.rounds), leaderboard, table, bootstrap=args.rounds)
         clock.add("eval elo end to end: the three steps above (goal <= 8 s)", "read plain JSONL", "columnar table",
                   board_label(args.rounds))
         del rows
-        styled_rows = clock("read JSONL with conv_metadata", read_battles, style_file)
+        styled_rows, _ = clock("read JSONL with conv_metadata", read_battles, [style_file])
     counts, _, _ = clock("style features from conv_metadata", style_counts, styled_rows)
     styled_table = battle_table(styled_rows)
     del styled_rows

@@ -193,11 +193,12 @@ def test_fast_bootstrap_draws_the_same_samples_as_the_plain_loop():
         assert fast[m]["ci_high"] == pytest.approx(high[i], abs=1e-4)
 
 
-def test_read_battles_fast_path_matches_the_record_reader(tmp_path):
+def test_read_battles_fast_road_gives_what_the_careful_road_gives(tmp_path):
     import gzip
 
-    from chatrecipe.data.records import RecordFileError, read_jsonl
-    from chatrecipe.evaluate.battles import battle_table, read_battles
+    from chatrecipe.data.records import load_records
+    from chatrecipe.evaluate.battle_files import read_battles
+    from chatrecipe.evaluate.battles import battle_table
 
     rows = THREE + [{"model_a": "x", "model_b": "y", "winner": "tie (bothbad)", "category": "math", "n": 1.5}]
     text = "".join(json.dumps(r) + "\n" for r in rows) + "\n"
@@ -206,13 +207,61 @@ def test_read_battles_fast_path_matches_the_record_reader(tmp_path):
         handle.write(text)
     (tmp_path / "b.json").write_text(json.dumps(rows))
     for name in ("b.jsonl", "b.jsonl.gz", "b.json"):
-        assert read_battles(tmp_path / name) == read_jsonl(tmp_path / name) == rows
-    (tmp_path / "bad.jsonl").write_text(text + '{"model_a": "x", "model_b": \n')
-    with pytest.raises(RecordFileError, match=r"bad.jsonl:33: malformed JSON"):
-        read_battles(tmp_path / "bad.jsonl")
-    with pytest.raises(RecordFileError, match="no such file"):
-        read_battles(tmp_path / "missing.jsonl")
+        assert read_battles([tmp_path / name]) == (load_records(tmp_path / name, "battle").records, [])
+    assert read_battles([tmp_path / "b.jsonl"])[0][0] == {"question_id": None, "category": None, "judge": None,
+                                                          **THREE[0]}
+    # one odd line anywhere: the whole file goes the careful way, the valid rows kept, the bad ones named
+    (tmp_path / "bad.jsonl").write_text(text + '{"model_a": "x", "model_b": \n'
+                                        + json.dumps({"model_a": "x", "model_b": "x", "winner": "tie"}) + "\n")
+    kept, rejected = read_battles([tmp_path / "bad.jsonl"])
+    assert len(kept) == len(rows) and [(r["line"], r["field"]) for r in rejected] == [(33, None), (34, "model_b")]
+    assert rejected[0]["reason"].startswith("malformed JSON")
     table = battle_table(rows)
     assert table.models == ["x", "y", "z"] and table.code.tolist()[-1] == 1
     wins, ties = table.counts()
     assert wins[0, 1] == 7 and wins[1, 0] == 3 and ties[0, 1] == 1
+
+
+def test_eval_elo_command_point_ratings_and_nothing_to_rate(tmp_path):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "battles.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in THREE))
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "(no bootstrap: point ratings, no intervals)" in result.stdout and "n/a" in result.stdout
+    path.write_text(json.dumps({"model_a": "a", "model_b": "b", "winner": "tie"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 0 and "warning: No tie: no decisive battles: every battle was a tie" in result.stderr
+    path.write_text(json.dumps({"model_a": "a", "model_b": "a", "winner": "tie"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 2 and "battles.jsonl:1 field 'model_b': is the same model as model_a" in result.stderr
+    assert "error: nothing could be rated: no battles to rate" in result.stderr
+
+
+def test_hostile_battle_files_take_the_careful_road(tmp_path):
+    """What orjson refuses or would read differently (NaN, 1e999, a lone surrogate, an integer beyond 64 bits, a
+    truncated .gz) sends the file to load_records: the same rows kept, the same reasons given."""
+    import gzip
+
+    from chatrecipe.data.records import load_records
+    from chatrecipe.evaluate.battle_files import read_battles
+
+    good = "".join(json.dumps(r) + "\n" for r in THREE)
+    for name, extra in (("nan", '{"model_a": "x", "model_b": "y", "winner": "tie", "score": NaN}'),
+                        ("inf", '{"model_a": "x", "model_b": "y", "winner": "tie", "score": 1e999}'),
+                        ("surrogate", '{"model_a": "x", "model_b": "y", "winner": "tie", "note": "\\ud800"}'),
+                        ("bigint", '{"model_a": "x", "model_b": "y", "winner": "tie", "question_id": '
+                                   '123456789012345678901234567890}')):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(good + extra + "\n")
+        careful = load_records(path, "battle")
+        assert read_battles([path]) == (careful.records, careful.rejected), name
+    assert read_battles([tmp_path / "bigint.jsonl"])[0][-1]["question_id"] == 123456789012345678901234567890
+    blob = gzip.compress(good.encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
+    careful = load_records(tmp_path / "cut.jsonl.gz", "battle")
+    assert read_battles([tmp_path / "cut.jsonl.gz"]) == (careful.records, careful.rejected)
+    assert careful.rejected  # the careful road says where the stream ended

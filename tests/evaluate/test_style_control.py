@@ -257,3 +257,36 @@ def test_one_model_or_disconnected_battles_are_refused_clearly():
              or {b["model_a"], b["model_b"]} <= {"terse-weak", "verbose-weak"}]
     with pytest.raises(BattleError, match="disconnected"):
         style_control(split, bootstrap=0)
+
+
+def test_eval_elo_style_control_command(tmp_path):
+    """`eval elo --style-control`: both leaderboards printed and written; battles without style stop the command
+    with their names, or with --skip-missing-style are left out and listed."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    battles = simulate(2000, seed=4)
+    path = tmp_path / "battles.jsonl"
+    path.write_text("".join(json.dumps(b) + "\n" for b in battles))
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "elo", str(path), "--style-control", "--bootstrap", "20",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "-- Plain vs style-controlled ratings, tie allowed (20 bootstrap rounds)" in result.stdout
+    assert "+1 standard deviation of relative length" in result.stdout and "rank changed" in result.stdout
+    written = json.loads((tmp_path / "out" / "elo.json").read_text())
+    assert [t["title"] for t in written["tables"]][2:] == [
+        "Plain vs style-controlled ratings, tie allowed (20 bootstrap rounds)",
+        "Style coefficients: what one standard deviation of relative style is worth"]
+    assert (tmp_path / "out" / "elo_style_controlled.png").stat().st_size > 0
+    as_json = json.loads(runner.invoke(app, ["eval", "elo", str(path), "--style-control", "--bootstrap", "0",
+                                             "--json"]).stdout)
+    assert as_json["style_control"]["coefficients"][0]["ci_low"] is None
+    del battles[7]["conv_metadata"]
+    path.write_text("".join(json.dumps(b) + "\n" for b in battles))
+    result = runner.invoke(app, ["eval", "elo", str(path), "--style-control", "--bootstrap", "0"])
+    assert result.exit_code == 2 and "1 of 2000 battles have no style features: battle 8" in result.stderr
+    result = runner.invoke(app, ["eval", "elo", str(path), "--style-control", "--bootstrap", "0",
+                                 "--skip-missing-style"])
+    assert result.exit_code == 0 and "1 battle(s) had no style features" in result.stderr

@@ -1,26 +1,22 @@
-"""Battles in, fast: reading Arena-format battle files and the columnar table that every rating is fitted from.
+"""Battles as columns: the table every rating is fitted from, built once from the battle records.
 
 A battle is a record with `model_a`, `model_b` and `winner` (model_a, model_b, tie, tie (bothbad)), as Chatbot
-Arena publishes them and as `annotate export --kind battle` writes them. A million of them are read in about a
-second: the lines are parsed with orjson when it is installed (json otherwise), and the table is three integer
-columns built in one pass, so the fits and bootstraps work on numpy arrays, never on a million dicts.
+Arena publishes them and as `annotate export --kind battle` writes them (evaluate/battle_files.py reads them).
+The table is three integer columns built in one pass over the records, so the fits and bootstraps of a million
+battles work on numpy arrays, never on a million dicts.
 """
 
 from __future__ import annotations
 
 import gc
-import gzip
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
 # outcome codes are twice model_a's score, as FastChat's preprocessing codes them: 2 won, 1 tie, 0 lost
 CODES = {"model_a": 2, "model_b": 0, "tie": 1, "tie (bothbad)": 1}
-CHUNK = 1 << 24  # bytes of lines parsed per batch: big enough to amortise the reads, small enough for any file
 
 
 class BattleError(ValueError):
@@ -115,49 +111,3 @@ def collector_paused():
     finally:
         if enabled:
             gc.enable()
-
-
-def _loads():
-    try:
-        import orjson
-
-        # orjson refuses NaN/Infinity and lone surrogates, which json accepts; a battle file holds neither
-        return orjson.loads, (orjson.JSONDecodeError, ValueError)
-    except ImportError:
-        return json.loads, (json.JSONDecodeError, UnicodeDecodeError)
-
-
-def _read_jsonl_battles(path: Path) -> list[dict]:
-    from chatrecipe.data.records import RecordFileError
-
-    loads, errors = _loads()
-    rows, number = [], 0
-    with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")) as handle:
-        while lines := handle.readlines(CHUNK):
-            for line in lines:
-                number += 1
-                if not line.strip():
-                    continue
-                try:
-                    row = loads(line)
-                except errors as exc:
-                    raise RecordFileError(f"{path}:{number}: malformed JSON ({exc}); fix or remove this line") from None
-                if not isinstance(row, dict):
-                    raise RecordFileError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-                rows.append(row)
-    return rows
-
-
-def read_battles(paths: list[str | Path] | str | Path) -> list[dict]:
-    """All records of battle (or judgment) files; JSON Lines fast, other formats through `data.records`."""
-    from chatrecipe.data.records import RecordFileError, read_jsonl
-
-    rows: list[dict] = []
-    for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        path = Path(path)
-        suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-        if not path.exists():
-            raise RecordFileError(f"{path}: no such file or folder; check the path")
-        with collector_paused():
-            rows += _read_jsonl_battles(path) if suffixes[-1:] == [".jsonl"] and path.is_file() else read_jsonl(path)
-    return rows

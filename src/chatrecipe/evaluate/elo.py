@@ -22,7 +22,7 @@ from chatrecipe.evaluate.battles import WINNERS, BattleError, BattleTable, battl
 # BattleError and WINNERS lived here before battles.py; callers still import them from elo
 __all__ = ["WINNERS", "BattleError", "BattleTable", "battle_table", "battles_from_judgments", "bootstrap_ratings",
            "bradley_terry", "elo_scale", "fit_bradley_terry", "leaderboard", "one_blas_thread", "online_elo",
-           "outcome_table", "pair_counts", "ratable", "to_elo", "win_matrices"]
+           "outcome_table", "pair_counts", "ratable", "select_battles", "to_elo", "win_matrices"]
 
 BASE, SCALE, INIT = 10.0, 400.0, 1000.0
 
@@ -36,6 +36,17 @@ def battles_from_judgments(judgments: list[dict], questions: list[dict] | None =
     return [{"model_a": c["model_a"], "model_b": c["model_b"], "winner": c["winner"],
              "question_id": c["question_id"], "category": categories.get(c["question_id"], c.get("category")),
              "judge": c.get("judge"), "turn": c.get("turn")} for c in combined if not c["error"]]
+
+
+def select_battles(battles: list[dict], categories: list[str] | None = None,
+                   judge_prefix: str | None = None) -> list[dict]:
+    """The battles whose category is one of `categories` and whose judge starts with `judge_prefix` (`human:` for
+    the annotation app's votes); no filter keeps them all."""
+    if categories:
+        battles = [b for b in battles if b.get("category") in categories]
+    if judge_prefix:
+        battles = [b for b in battles if str(b.get("judge") or "").startswith(judge_prefix)]
+    return battles
 
 
 def outcome_table(battles: list[dict] | BattleTable) -> tuple[list[str], np.ndarray, np.ndarray]:
