@@ -63,7 +63,7 @@ def markdown_counts(text: str) -> dict:
 
 
 def word_count(text: str) -> int:
-    """The default token count: words and punctuation marks (about 1.3 per tiktoken token on English prose)."""
+    """The default token count: words and punctuation marks, roughly proportional to any tokenizer's count."""
     return len(_WORDS.findall(text))
 
 
@@ -136,7 +136,7 @@ def _counts_one_by_one(metas: list) -> np.ndarray:
 def metadata_counts(metas: list) -> np.ndarray:
     """The eight counts (a's four features, then b's) of each conv_metadata, NaN where one is unusable.
 
-    A million battles' metadata take a second or two: clean files go the fast way (`_clean_counts`), others
+    A million battles' metadata take a few seconds: clean files go the fast way (`_clean_counts`), others
     value by value; negative and non-finite counts become NaN in one numpy pass at the end.
     """
     counts = _clean_counts(metas)
@@ -146,16 +146,17 @@ def metadata_counts(metas: list) -> np.ndarray:
 
 
 def _answer_index(answers: dict | list | None) -> dict:
-    """(model, question id as text) -> the answer's turns; a dict of answers is keyed by the judged model name."""
+    """(model, question id as text) -> the answer's turns, under the record's `model` and, for a dict of answer
+    lists (the pipeline's, keyed by checkpoint), under its key too: judgments may name either."""
     if answers is None:
         return {}
-    pairs = (answers.items() if isinstance(answers, dict)
-             else [(None, [record]) for record in answers])
+    pairs = answers.items() if isinstance(answers, dict) else [(None, answers)]
     index = {}
-    for model, records in pairs:
+    for name, records in pairs:
         for record in records:
             turns = record.get("turns") or ((record.get("choices") or [{}])[0].get("turns"))
-            index[(model if model is not None else record.get("model"), str(record.get("question_id")))] = turns
+            for model in {name, record.get("model")} - {None}:
+                index[(model, str(record.get("question_id")))] = turns
     return index
 
 
