@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -138,3 +139,147 @@ def test_elo_out_writes_the_printed_leaderboard_with_its_anchor(tmp_path):
     written = {row[0]: float(row[1]) for row in table["rows"]}
     assert written["c"] == 1000.0
     assert written == {m: round(v["value"]) for m, v in printed["tie_allowed"].items()}
+
+def test_bootstrap_zero_gives_point_ratings_marked_as_such():
+    data = battles({("x", "y"): (5, 3, 4), ("y", "z"): (4, 4, 2), ("x", "z"): (6, 2, 2)})
+    board = leaderboard(data, bootstrap=0)
+    assert "no intervals" in board["note"] and board["bootstrap"] == 0
+    for table in ("tie_allowed", "tie_none"):
+        assert all(v["ci_low"] is None and v["ci_high"] is None for v in board[table].values())
+    assert board["tie_allowed"]["x"]["value"] == pytest.approx(bradley_terry(data)["x"])
+    assert board["tie_none"]["x"]["value"] == pytest.approx(bradley_terry(data, ties="none")["x"])
+
+
+@pytest.mark.parametrize("bootstrap", [0, 20])
+def test_degenerate_battle_files_get_a_message(bootstrap):
+    only_ties = battles({("a", "b"): (0, 0, 3)})
+    board = leaderboard(only_ties, bootstrap=bootstrap)
+    assert board["tie_none"] == {"error": "no decisive battles: every battle was a tie"}
+    assert board["tie_allowed"]["a"]["value"] == pytest.approx(1000) and "error" not in board
+    one_model = [{"model_a": "a", "model_b": "a", "winner": "tie"}] * 2
+    board = leaderboard(one_model, bootstrap=bootstrap)
+    assert "only ['a']" in board["tie_allowed"]["error"] and "only ['a']" in board["error"]
+    board = leaderboard([], bootstrap=bootstrap)
+    assert board["error"] == "no battles to rate: the file is empty or every verdict failed"
+    board = leaderboard(battles({("a", "b"): (1, 1, 0)}), bootstrap=bootstrap, anchor="c")
+    assert "anchor 'c' is not among the rated models (a, b)" in board["error"]
+    board = leaderboard([{"model_a": "a", "model_b": "b", "winner": "A"}], bootstrap=bootstrap)
+    assert "unknown winner label(s) A (first in battle 1)" in board["error"]
+
+
+def test_fast_bootstrap_draws_the_same_samples_as_the_plain_loop():
+    """Dropping empty cells from the multinomial and warm-starting each refit change nothing but the time: the
+    intervals equal those of drawing over every cell and fitting from zero, as the first implementation did."""
+    from chatrecipe.evaluate.elo import bootstrap_ratings, fit_bradley_terry, outcome_table, to_elo
+
+    rng = np.random.default_rng(4)
+    data = [{"model_a": f"m{a}", "model_b": f"m{(a + d) % 7}", "winner": w} for a, d, w in
+            zip(rng.integers(0, 7, 3000), rng.integers(1, 7, 3000),
+                rng.choice(["model_a", "model_b", "tie"], 3000, p=[0.45, 0.4, 0.15]))]
+    fast = bootstrap_ratings(data, rounds=50, seed=3)
+    models, wins, ties = outcome_table(data)
+    cells = np.concatenate([wins.ravel(), ties.ravel()])
+    draws = np.random.default_rng(3)
+    samples = []
+    n = len(models)
+    for _ in range(50):
+        draw = draws.multinomial(int(cells.sum()), cells / cells.sum()).astype(float)
+        sample = draw[:n * n].reshape(n, n) + 0.5 * (draw[n * n:].reshape(n, n) + draw[n * n:].reshape(n, n).T)
+        elo = to_elo(fit_bradley_terry(sample, tol=1e-12, prior=0.01), models)
+        samples.append([elo[m] for m in models])
+    low, high = np.quantile(np.array(samples), [0.025, 0.975], axis=0)
+    for i, m in enumerate(models):
+        assert fast[m]["ci_low"] == pytest.approx(low[i], abs=1e-4)
+        assert fast[m]["ci_high"] == pytest.approx(high[i], abs=1e-4)
+
+
+def test_read_battles_fast_road_gives_what_the_careful_road_gives(tmp_path):
+    import gzip
+
+    from chatrecipe.data.records import load_records
+    from chatrecipe.evaluate.battle_files import read_battles
+    from chatrecipe.evaluate.battles import battle_table
+
+    rows = THREE + [{"model_a": "x", "model_b": "y", "winner": "tie (bothbad)", "category": "math", "n": 1.5}]
+    text = "".join(json.dumps(r) + "\n" for r in rows) + "\n"
+    (tmp_path / "b.jsonl").write_text(text)
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as handle:
+        handle.write(text)
+    (tmp_path / "b.json").write_text(json.dumps(rows))
+    for name in ("b.jsonl", "b.jsonl.gz", "b.json"):
+        assert read_battles([tmp_path / name]) == (load_records(tmp_path / name, "battle").records, [])
+    assert read_battles([tmp_path / "b.jsonl"])[0][0] == {"question_id": None, "category": None, "judge": None,
+                                                          **THREE[0]}
+    # one odd line anywhere: the whole file goes the careful way, the valid rows kept, the bad ones named
+    (tmp_path / "bad.jsonl").write_text(text + '{"model_a": "x", "model_b": \n'
+                                        + json.dumps({"model_a": "x", "model_b": "x", "winner": "tie"}) + "\n")
+    kept, rejected = read_battles([tmp_path / "bad.jsonl"])
+    assert len(kept) == len(rows) and [(r["line"], r["field"]) for r in rejected] == [(33, None), (34, "model_b")]
+    assert rejected[0]["reason"].startswith("malformed JSON")
+    table = battle_table(rows)
+    assert table.models == ["x", "y", "z"] and table.code.tolist()[-1] == 1
+    wins, ties = table.counts()
+    assert wins[0, 1] == 7 and wins[1, 0] == 3 and ties[0, 1] == 1
+
+
+def test_eval_elo_command_point_ratings_and_nothing_to_rate(tmp_path):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "battles.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in THREE))
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "(no bootstrap: point ratings, no intervals)" in result.stdout and "n/a" in result.stdout
+    path.write_text(json.dumps({"model_a": "a", "model_b": "b", "winner": "tie"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 0 and "warning: No tie: no decisive battles: every battle was a tie" in result.stderr
+    path.write_text(json.dumps({"model_a": "a", "model_b": "a", "winner": "tie"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert result.exit_code == 2 and "battles.jsonl:1 field 'model_b': is the same model as model_a" in result.stderr
+    assert "error: nothing could be rated: no battles to rate" in result.stderr
+
+
+def test_hostile_battle_files_take_the_careful_road(tmp_path):
+    """What orjson refuses or would read differently (NaN, 1e999, a lone surrogate, an integer beyond 64 bits, a
+    truncated .gz) sends the file to load_records: the same rows kept, the same reasons given."""
+    import gzip
+
+    from chatrecipe.data.records import load_records
+    from chatrecipe.evaluate.battle_files import read_battles
+
+    good = "".join(json.dumps(r) + "\n" for r in THREE)
+    for name, extra in (("nan", '{"model_a": "x", "model_b": "y", "winner": "tie", "score": NaN}'),
+                        ("inf", '{"model_a": "x", "model_b": "y", "winner": "tie", "score": 1e999}'),
+                        ("surrogate", '{"model_a": "x", "model_b": "y", "winner": "tie", "note": "\\ud800"}'),
+                        ("bigint", '{"model_a": "x", "model_b": "y", "winner": "tie", "question_id": '
+                                   '123456789012345678901234567890}')):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(good + extra + "\n")
+        careful = load_records(path, "battle")
+        assert read_battles([path]) == (careful.records, careful.rejected), name
+    assert read_battles([tmp_path / "bigint.jsonl"])[0][-1]["question_id"] == 123456789012345678901234567890
+    blob = gzip.compress(good.encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
+    careful = load_records(tmp_path / "cut.jsonl.gz", "battle")
+    assert read_battles([tmp_path / "cut.jsonl.gz"]) == (careful.records, careful.rejected)
+    assert careful.rejected  # the careful road says where the stream ended
+
+
+def test_a_filter_that_keeps_no_battle_names_what_the_file_has(tmp_path):
+    """`eval elo --category coding` on a file without coding battles: not "every battle was a tie"."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(json.dumps({"model_a": "a", "model_b": "b", "winner": w, "category": c, "judge": "gpt"})
+                            + "\n" for w, c in (("model_a", "chat"), ("model_b", "chat"), ("tie", "math"))))
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--category", "coding", "--bootstrap", "0"])
+    assert result.exit_code == 2
+    assert "no battle has category coding" in result.output and "chat (2), math (1)" in result.output
+    humans = CliRunner().invoke(app, ["eval", "elo", str(path), "--judge", "human:", "--bootstrap", "0"])
+    assert humans.exit_code == 2 and "judges are: gpt (3)" in humans.output

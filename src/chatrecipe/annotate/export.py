@@ -1,5 +1,6 @@
 """Annotations out as the recipe's records: preference pairs (for `train rm` / `train dpo`), SFT conversations,
-and battles for the Elo leaderboards (judge `human:<annotator>`).
+and battles for the Elo leaderboards (judge `human:<annotator>`, with the two conversations the annotator read, as
+Chatbot Arena's battle files carry them, so the leaderboard can control for the answers' style).
 
 Run as: `chatrecipe annotate export --db annotate.db --kind preference -o prefs.jsonl [--project NAME]`.
 
@@ -96,19 +97,30 @@ def sft_records(session, project_name: str | None = None) -> list[tuple[dict, st
     return out
 
 
+def _conversations(prompt: list[dict], response_a: str | None, response_b: str | None) -> dict:
+    """Arena's conversation_a / conversation_b: what the annotator read, so that the answers' style (length,
+    markdown) can be counted for a style-controlled leaderboard (evaluate/style_control.py)."""
+    return {f"conversation_{side}": [*prompt, {"role": "assistant", "content": text or ""}]
+            for side, text in (("a", response_a), ("b", response_b))}
+
+
 def battle_records(session, project_name: str | None = None) -> list[tuple[dict, str]]:
     out = []
     for project, item, _assignment, person, sub in _pairwise(session, project_name):
         out.append(({"model_a": item.model_a, "model_b": item.model_b,
                      "winner": "model_a" if sub.choice == "a" else "model_b", "question_id": item.external_id,
-                     "category": item.category, "judge": f"human:{person.name}"},
+                     "category": item.category, "judge": f"human:{person.name}",
+                     **_conversations(list(item.prompt or []), item.response_a, item.response_b)},
                     f"project {project.name}, item {item.external_id}, annotator {person.name}"))
     for project, item, assignment, person in _rows(session, project_name, "dialog"):
         for turn in _dialog_turns(session, assignment):
+            # the turn's own exchange: earlier turns continue with the chosen answer, the same on both sides
             out.append(({"model_a": project.models[0], "model_b": project.models[1],
                          "winner": "model_a" if turn.choice == "a" else "model_b",
                          "question_id": f"{item.external_id}/{person.name}/turn{turn.turn}",
-                         "category": item.category, "judge": f"human:{person.name}"},
+                         "category": item.category, "judge": f"human:{person.name}",
+                         **_conversations([{"role": "user", "content": turn.user_text}], turn.response_a,
+                                          turn.response_b)},
                         f"project {project.name}, dialog {item.external_id}, turn {turn.turn}"))
     return out
 

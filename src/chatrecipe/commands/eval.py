@@ -12,8 +12,8 @@ from typing import List, Optional
 
 import typer
 
-from chatrecipe.commands.messages import fail, show_rejected, write_section_outputs
 from chatrecipe.commands.eval_models import app as models_app
+from chatrecipe.commands.messages import echo_tables, fail, show_rejected, write_section_outputs
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -115,51 +115,54 @@ def winrate(
 @app.command()
 def elo(
     battles: List[Path] = typer.Argument(..., help="Battle files (Chatbot Arena format) or pairwise judgments."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap rounds."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap rounds (0: point ratings, no intervals)."),
     anchor: Optional[str] = typer.Option(None, help="Model pinned at 1000 (default: the mean is 1000)."),
     category: Optional[List[str]] = typer.Option(None, help="Keep only battles of these categories."),
     judge_prefix: Optional[str] = typer.Option(None, "--judge", help="Keep only battles whose judge starts with "
                                                "this (e.g. 'human:' for human votes)."),
+    style: bool = typer.Option(False, "--style-control", help="Also the style-controlled ratings (Chatbot Arena's "
+                               "style control: length, headers, lists, bold as covariates) beside the plain ones."),
+    answers: List[Path] = typer.Option([], "--answers", help="Answer files: the style of judged answers."),
+    tokenizer: Optional[str] = typer.Option(None, help="Tokenizer counting answer tokens (default: words)."),
+    skip_missing: bool = typer.Option(False, "--skip-missing-style", help="List, not stop at, battles without style."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
                                        "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Bradley-Terry ratings (tie allowed and no tie) with bootstrap intervals, plus online Elo."""
+    """Bradley-Terry ratings (tie allowed and no tie) with bootstrap intervals, plus online Elo; with
+    --style-control, the style-controlled ratings, coefficients and rank changes beside them."""
     import json
 
+    from chatrecipe.data.records import read_jsonl
     from chatrecipe.evaluate.battle_files import read_battles
-    from chatrecipe.evaluate.elo import BattleError, leaderboard
+    from chatrecipe.evaluate.elo import BattleError, leaderboard, select_battles
+    from chatrecipe.report.sections.elo import elo_section, elo_tables
 
     rows, rejected = read_battles(battles)  # Arena battles, or judgments in chatrecipe/FastChat/AlpacaEval layout
     show_rejected(rejected)
-    if category:
-        rows = [b for b in rows if b.get("category") in category]
-    if judge_prefix:
-        rows = [b for b in rows if str(b.get("judge") or "").startswith(judge_prefix)]
     try:
-        board = leaderboard(rows, bootstrap=bootstrap, anchor=anchor)
+        rows = select_battles(rows, category, judge_prefix)
     except BattleError as exc:
         fail(str(exc))
-    if out:
-        from chatrecipe.report.sections.elo import elo_section
+    board, styled = leaderboard(rows, bootstrap=bootstrap, anchor=anchor), None
+    if style and "error" not in board:
+        from chatrecipe.evaluate.style_control import style_control
 
+        try:
+            styled = style_control(rows, bootstrap, anchor=anchor, tokenizer=tokenizer, skip_missing=skip_missing,
+                                   answers=[r for p in answers for r in read_jsonl(p)] if answers else None)
+        except BattleError as exc:
+            fail(str(exc))
+    if out:
         out.mkdir(parents=True, exist_ok=True)
-        section, _ = elo_section(board, out, source="the battle files", plot_prefix="")
+        section, _ = elo_section(board, out, source="the battle files", plot_prefix="", style=styled)
         write_section_outputs(section, out, "elo")
     if as_json:
-        print(json.dumps(board, default=str))
-        if rejected:
-            fail(f"{len(rejected)} rows could not be read (listed above)", 1)
-        return
-    for key in ("tie_allowed", "tie_none"):
-        typer.echo(f"-- {key.replace('_', ' ')}")
-        table = board[key]
-        if "error" in table:
-            typer.echo(f"   {table['error']}")
-            continue
-        for m, v in sorted(table.items(), key=lambda kv: -kv[1]["value"]):
-            typer.echo(f"   {m:<30} {v['value']:7.1f}  [{v['ci_low']:.1f}, {v['ci_high']:.1f}]  "
-                       f"{board['battle_counts'].get(m, 0)} battles")
+        print(json.dumps({**board, "style_control": styled} if style else board, default=str))
+    else:
+        echo_tables(*elo_tables(board, styled))
+    if "error" in board:
+        fail(f"nothing could be rated: {board['error']}")
     if rejected:
         fail(f"{len(rejected)} rows could not be read (listed above)", 1)
 

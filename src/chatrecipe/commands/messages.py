@@ -34,3 +34,16 @@ def write_section_outputs(section: dict, out: Path, stem: str) -> None:
 
     written = write_section_files(section, out, stem)
     typer.echo(f"wrote {', '.join(p.name for p in written)} to {out}", err=True)
+
+
+def echo_tables(tables: list[dict], warnings: list[str] = ()) -> None:
+    """Report tables ({"title", "columns", "rows"}) as aligned plain text on stdout, what the report shows, then
+    the section's warnings on stderr."""
+    for table in tables:
+        rows = [list(map(str, table["columns"]))] + [[str(cell) for cell in row] for row in table["rows"]]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        typer.echo(f"-- {table['title']}")
+        for row in rows:
+            typer.echo("   " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for message in warnings:
+        warn(message)

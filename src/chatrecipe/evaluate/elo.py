@@ -6,7 +6,8 @@ Bradley-Terry is fitted by maximum likelihood on the matrix of pair counts (Newt
 the ratings are the same as a logistic regression on every battle, and a bootstrap resamples the counts
 (multinomially) instead of the rows — hundreds of times faster on large battle files (PERFORMANCE-NOTES). Ties
 count as half a win for each side ("tie allowed") or are dropped ("no tie"), and both tables are reported, as
-the recipe shows them.
+the recipe shows them. `--bootstrap 0` gives point ratings with no interval. The style-controlled fit (length
+and markdown as covariates) is in evaluate/style_control.py.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg.lapack import dposv
+
+from chatrecipe.evaluate.battles import WINNERS, BattleError, BattleTable, battle_table
+
+# BattleError and WINNERS lived here before battles.py; callers still import them from elo
+__all__ = ["WINNERS", "BattleError", "BattleTable", "battle_table", "battles_from_judgments", "bootstrap_ratings",
+           "bradley_terry", "elo_scale", "fit_bradley_terry", "leaderboard", "one_blas_thread", "online_elo",
+           "outcome_table", "pair_counts", "ratable", "select_battles", "to_elo", "win_matrices"]
 
 BASE, SCALE, INIT = 10.0, 400.0, 1000.0
-WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
-
-
-class BattleError(ValueError):
-    """Battles that cannot be rated (one model, disconnected comparisons, unknown labels); says which."""
 
 
 def battles_from_judgments(judgments: list[dict], questions: list[dict] | None = None) -> list[dict]:
@@ -34,32 +38,44 @@ def battles_from_judgments(judgments: list[dict], questions: list[dict] | None =
              "judge": c.get("judge"), "turn": c.get("turn")} for c in combined if not c["error"]]
 
 
-def outcome_table(battles: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def select_battles(battles: list[dict], categories: list[str] | None = None,
+                   judge_prefix: str | None = None) -> list[dict]:
+    """The battles whose category is one of `categories` and whose judge starts with `judge_prefix` (`human:` for
+    the annotation app's votes); no filter keeps them all. A filter that keeps nothing is a BattleError naming what
+    the battles do have, so a misspelt category is not read as "every battle was a tie"."""
+    from collections import Counter
+
+    def present(values) -> str:
+        return ", ".join(f"{v} ({n})" for v, n in Counter(values).most_common()) or "none"
+
+    if categories:
+        kept = [b for b in battles if b.get("category") in categories]
+        if battles and not kept:
+            raise BattleError(f"no battle has category {', '.join(categories)}; the battles' categories are: "
+                              + present(str(b.get("category")) for b in battles))
+        battles = kept
+    if judge_prefix:
+        kept = [b for b in battles if str(b.get("judge") or "").startswith(judge_prefix)]
+        if battles and not kept:
+            raise BattleError(f"no battle's judge starts with {judge_prefix!r}; the judges are: "
+                              + present(str(b.get("judge")) for b in battles))
+        battles = kept
+    return battles
+
+
+def outcome_table(battles: list[dict] | BattleTable) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Models, strict wins W (W[i, j]: i beat j) and ties T (upper triangle) counted over the battles."""
-    unknown = sorted({str(b.get("winner")) for b in battles if b.get("winner") not in WINNERS})
-    if unknown:
-        raise BattleError(f"unknown winner label(s) {', '.join(unknown)}; use model_a, model_b, tie, tie (bothbad)")
-    models = sorted({b["model_a"] for b in battles} | {b["model_b"] for b in battles})
-    if len(models) < 2:
-        raise BattleError(f"battles name only {models}: a rating needs at least two models")
-    index = {m: i for i, m in enumerate(models)}
-    wins, ties = np.zeros((len(models), len(models))), np.zeros((len(models), len(models)))
-    for b in battles:
-        a, c = index[b["model_a"]], index[b["model_b"]]
-        if b["winner"] == "model_a":
-            wins[a, c] += 1
-        elif b["winner"] == "model_b":
-            wins[c, a] += 1
-        else:
-            ties[min(a, c), max(a, c)] += 1
-    return models, wins, ties
+    table = battle_table(battles)
+    if len(table.models) < 2:
+        raise BattleError(f"battles name only {table.models}: a rating needs at least two models")
+    return (table.models, *table.counts())
 
 
 def _with_ties(wins: np.ndarray, ties: np.ndarray, mode: str) -> np.ndarray:
     return wins + 0.5 * (ties + ties.T) if mode == "allowed" else wins
 
 
-def pair_counts(battles: list[dict], ties: str = "allowed") -> tuple[list[str], np.ndarray]:
+def pair_counts(battles: list[dict] | BattleTable, ties: str = "allowed") -> tuple[list[str], np.ndarray]:
     """Models and the matrix W where W[i, j] is how often i beat j (ties as half each, or dropped)."""
     models, wins, tie_counts = outcome_table(battles)
     return models, _with_ties(wins, tie_counts, ties)
@@ -85,100 +101,145 @@ def components(models: list[str], wins: np.ndarray) -> list[list[str]]:
     return parts
 
 
-def _log_likelihood(theta: np.ndarray, wins: np.ndarray) -> float:
-    diff = theta[:, None] - theta[None, :]
-    return float((wins * -np.logaddexp(0.0, -diff)).sum())
+def _disconnected(parts: list[list[str]]) -> BattleError:
+    return BattleError("the comparison graph is disconnected, so these groups cannot be placed on one scale: "
+                       + " | ".join(", ".join(p) for p in parts) + "; rate each group separately or add battles "
+                       "between them")
 
 
-def fit_bradley_terry(wins: np.ndarray, iterations: int = 100, tol: float = 1e-10, prior: float = 0.0) -> np.ndarray:
+def fit_bradley_terry(wins: np.ndarray, iterations: int = 100, tol: float = 1e-10, prior: float = 0.0,
+                      start: np.ndarray | None = None) -> np.ndarray:
     """Maximum-likelihood log-strengths by Newton's method on the pair-count matrix; mean log-strength is 0.
 
     The log-likelihood of Bradley-Terry is concave, so Newton with step halving converges in a handful of
     iterations on an n x n problem, whatever the number of battles. `prior` adds that many virtual ties against
     every other model — zero for the exact maximum likelihood; a little keeps ratings finite in bootstrap
-    samples where a model happens to win or lose everything.
+    samples where a model happens to win or lose everything. `start` (a bootstrap's point estimate) saves most
+    iterations: a resample's optimum is one or two Newton steps away.
     """
     n = len(wins)
     w = wins + prior * 0.5 * (1 - np.eye(n))
-    games = w + w.T
-    theta = np.zeros(n)
-    current = _log_likelihood(theta, w)
+    games, won = w + w.T, w.sum(axis=1)
+
+    def state(theta):
+        # win probabilities and log-likelihood from one matrix of differences; log-sigmoid written with exp and
+        # log1p of -|diff| (never overflows), three times faster than scipy's expit and log_expit on this size
+        diff = theta[:, None] - theta[None, :]
+        log_p = np.minimum(diff, 0.0) - np.log1p(np.exp(-np.abs(diff)))
+        return np.exp(log_p), float((w * log_p).sum())
+
+    theta = np.zeros(n) if start is None else np.array(start, dtype=float)
+    p, current = state(theta)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
-        gradient = w.sum(axis=1) - (games * p).sum(axis=1)
+        gradient = won - (games * p).sum(axis=1)
         q = games * p * (1 - p)
         hessian = q - np.diag(q.sum(axis=1))
-        # the likelihood only sees differences: pin the last strength and solve for the others
-        try:
-            step = np.linalg.solve(hessian[:-1, :-1], -gradient[:-1])
-        except np.linalg.LinAlgError:
+        # the likelihood only sees differences: pin the last strength and solve for the others; the pinned
+        # Hessian is negative definite when the comparisons are connected (one LAPACK Cholesky solve), singular
+        # otherwise (least squares)
+        _, step, failed = dposv(-hessian[:-1, :-1], gradient[:-1])
+        if failed:
             step = np.linalg.lstsq(hessian[:-1, :-1], -gradient[:-1], rcond=None)[0]
         scale = 1.0
-        while scale > 1e-6:
+        while True:
             candidate = theta.copy()
             candidate[:-1] += scale * step
-            value = _log_likelihood(candidate, w)
-            if value >= current - 1e-12:
+            p_candidate, value = state(candidate)
+            if value >= current - 1e-12 or scale <= 1e-6:
                 break
             scale /= 2
-        theta, previous, current = candidate, current, value
+        theta, p, previous, current = candidate, p_candidate, current, value
         if np.max(np.abs(scale * step)) < tol or abs(current - previous) < tol * max(1.0, abs(current)):
             break
     return theta - theta.mean()
 
 
+def elo_scale(log_strength: np.ndarray, models: list[str], anchor: str | None = None) -> np.ndarray:
+    """Log-strengths (one row per fit) on the Elo scale, base 10 and scale 400, with `anchor` (or the mean) at 1000."""
+    if anchor is not None and anchor not in models:
+        raise BattleError(f"anchor {anchor!r} is not among the rated models ({', '.join(models[:10])}"
+                          f"{', ...' if len(models) > 10 else ''}); pick one of them or leave the mean at 1000")
+    elo = SCALE / math.log(BASE) * np.asarray(log_strength, dtype=float)
+    offset = elo[..., models.index(anchor)] if anchor else elo.mean(axis=-1)
+    return INIT + elo - np.expand_dims(offset, -1)
+
+
 def to_elo(log_strength: np.ndarray, models: list[str], anchor: str | None = None) -> dict[str, float]:
     """Log-strengths on the Elo scale (base 10, scale 400), anchored so `anchor` (or the mean) sits at 1000."""
-    elo = SCALE / math.log(BASE) * log_strength
-    offset = elo[models.index(anchor)] if anchor else elo.mean()
-    return {m: float(INIT + e - offset) for m, e in zip(models, elo)}
+    return dict(zip(models, elo_scale(log_strength, models, anchor).tolist()))
 
 
-def bradley_terry(battles: list[dict], ties: str = "allowed", anchor: str | None = None) -> dict[str, float]:
+def bradley_terry(battles: list[dict] | BattleTable, ties: str = "allowed",
+                  anchor: str | None = None) -> dict[str, float]:
     """Maximum-likelihood Bradley-Terry ratings on the Elo scale; refuses a disconnected comparison graph."""
     models, wins = pair_counts(battles, ties)
     parts = components(models, wins)
     if len(parts) > 1:
-        raise BattleError("the comparison graph is disconnected, so these groups cannot be placed on one scale: "
-                          + " | ".join(", ".join(p) for p in parts) + "; rate each group separately or add battles "
-                          "between them")
+        raise _disconnected(parts)
     return to_elo(fit_bradley_terry(wins), models, anchor)
 
 
-def online_elo(battles: list[dict], k: float = 4.0, init: float = INIT) -> dict[str, float]:
+def online_elo(battles: list[dict] | BattleTable, k: float = 4.0, init: float = INIT) -> dict[str, float]:
     """Sequential Elo updates in battle order (the Chatbot Arena notebook's defaults: K=4, base 10, scale 400)."""
-    ratings: dict[str, float] = {}
-    for b in battles:
-        a, c = b["model_a"], b["model_b"]
-        ra, rc = ratings.setdefault(a, init), ratings.setdefault(c, init)
-        expected_a = 1 / (1 + BASE ** ((rc - ra) / SCALE))
-        score_a = {"model_a": 1.0, "model_b": 0.0}.get(b["winner"], 0.5)
-        ratings[a] = ra + k * (score_a - expected_a)
-        ratings[c] = rc + k * ((1 - score_a) - (1 - expected_a))
-    return ratings
+    table = battle_table(battles)
+    ratings = [init] * len(table.models)
+    # plain Python floats: a sequential update cannot be vectorised, and lists are the fastest loop CPython has
+    for a, b, code in zip(table.a.tolist(), table.b.tolist(), table.code.tolist()):
+        ra, rb = ratings[a], ratings[b]
+        update = k * (code * 0.5 - 1 / (1 + BASE ** ((rb - ra) / SCALE)))
+        ratings[a] = ra + update
+        ratings[b] = rb - update
+    return dict(zip(table.models, ratings))
 
 
-def bootstrap_ratings(battles: list[dict], rounds: int = 1000, ties: str = "allowed", seed: int = 0,
+def _multinomial_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The non-empty cells and their probabilities, with one empty cell kept last.
+
+    Resampling battles with replacement is one multinomial draw over the cells of the outcome table. numpy draws
+    a multinomial one binomial per cell and skips empty cells without consuming random numbers, so dropping them
+    (all but a last one, which keeps the arithmetic of the final non-empty cell) gives the very same draws for
+    the same seed, at a fraction of the cost: half the tie table is empty by construction.
+    """
+    keep = np.flatnonzero(cells)
+    return keep, np.append(cells[keep] / cells.sum(), 0.0)
+
+
+def one_blas_thread():
+    """A context running BLAS/LAPACK on one thread: on n x n solves and battles x 4 products its threads mostly
+    wait on each other, which made bootstraps 1.5-15x slower on a busy 2-core machine."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def bootstrap_ratings(battles: list[dict] | BattleTable, rounds: int = 1000, ties: str = "allowed", seed: int = 0,
                       anchor: str | None = None) -> dict[str, dict]:
-    """Ratings with 95% intervals: each round resamples the battles (as multinomial outcome counts) and refits."""
+    """Ratings with 95% intervals: each round resamples the battles (as multinomial outcome counts) and refits.
+
+    With `rounds` 0 the ratings are the point estimates alone: `ci_low` and `ci_high` are None.
+    """
     models, wins, tie_counts = outcome_table(battles)
-    point = to_elo(fit_bradley_terry(_with_ties(wins, tie_counts, ties)), models, anchor)
+    theta = fit_bradley_terry(_with_ties(wins, tie_counts, ties))
+    point = to_elo(theta, models, anchor)
+    if rounds <= 0:
+        return {m: {"value": point[m], "ci_low": None, "ci_high": None} for m in models}
     n = len(models)
-    # resampling battles with replacement = one multinomial draw over the cells of the outcome table
     cells = np.concatenate([wins.ravel(), tie_counts.ravel()])
+    keep, probabilities = _multinomial_cells(cells)
     total = int(cells.sum())
     rng = np.random.default_rng(seed)
-    samples = np.empty((rounds, n))
-    for r in range(rounds):
-        draw = rng.multinomial(total, cells / total).astype(float)
-        sample = _with_ties(draw[:n * n].reshape(n, n), draw[n * n:].reshape(n, n), ties)
-        elo = to_elo(fit_bradley_terry(sample, tol=1e-8, prior=0.01), models, anchor)
-        samples[r] = [elo[m] for m in models]
-    low, high = np.quantile(samples, [0.025, 0.975], axis=0)
+    strengths = np.empty((rounds, n))
+    draw = np.zeros(2 * n * n)
+    with one_blas_thread():
+        for r in range(rounds):
+            draw[keep] = rng.multinomial(total, probabilities)[:-1]
+            sample = _with_ties(draw[:n * n].reshape(n, n), draw[n * n:].reshape(n, n), ties)
+            strengths[r] = fit_bradley_terry(sample, tol=1e-8, prior=0.01, start=theta)
+    low, high = np.quantile(elo_scale(strengths, models, anchor), [0.025, 0.975], axis=0)
     return {m: {"value": point[m], "ci_low": float(low[i]), "ci_high": float(high[i])} for i, m in enumerate(models)}
 
 
-def win_matrices(battles: list[dict], ratings: dict[str, float]) -> dict:
+def win_matrices(battles: list[dict] | BattleTable, ratings: dict[str, float]) -> dict:
     """Observed pairwise win rates (ties half) and those Bradley-Terry predicts from the ratings."""
     models, wins = pair_counts(battles, "allowed")
     games = wins + wins.T
@@ -190,24 +251,44 @@ def win_matrices(battles: list[dict], ratings: dict[str, float]) -> dict:
             "battles": games.astype(int).tolist()}
 
 
-def leaderboard(battles: list[dict], bootstrap: int = 1000, seed: int = 0, anchor: str | None = None) -> dict:
-    """Both tables (tie allowed, no tie) with intervals, battle counts, online Elo and the win-rate matrices."""
-    counts: dict[str, int] = {}
-    for b in battles:
-        for m in (b["model_a"], b["model_b"]):
-            counts[m] = counts.get(m, 0) + 1
-    result = {"battles": len(battles), "battle_counts": counts, "bootstrap": bootstrap, "anchor": anchor}
+def ratable(table: BattleTable, ties: str = "allowed") -> BattleTable:
+    """The battles a table of this tie mode is fitted on; raises BattleError saying why there is no rating."""
+    usable = table if ties == "allowed" else table.decisive()
+    if not len(table):
+        raise BattleError("no battles to rate: the file is empty or every verdict failed")
+    if not len(usable):
+        raise BattleError("no decisive battles: every battle was a tie")
+    models, wins = pair_counts(usable, ties)
+    parts = components(models, wins)
+    if len(parts) > 1:
+        raise _disconnected(parts)
+    return usable
+
+
+def leaderboard(battles: list[dict] | BattleTable, bootstrap: int = 1000, seed: int = 0,
+                anchor: str | None = None) -> dict:
+    """Both tables (tie allowed, no tie) with intervals, battle counts, online Elo and the win-rate matrices.
+
+    Battles that cannot be rated never raise: each table says why it is missing, and `error` is set when
+    neither could be made, so a command can say so and exit non-zero. `bootstrap` 0 gives point ratings.
+    """
+    result = {"battles": len(battles), "battle_counts": {}, "bootstrap": bootstrap, "anchor": anchor}
+    if bootstrap <= 0:
+        result["note"] = "point ratings only: no bootstrap rounds, so no intervals"
+    try:
+        table = battle_table(battles)
+    except BattleError as exc:
+        error = {"error": str(exc)}
+        return {**result, "tie_allowed": error, "tie_none": error, "online_elo": {}, "error": str(exc)}
+    result["battle_counts"] = table.battle_counts()
     for ties in ("allowed", "none"):
-        usable = battles if ties == "allowed" else [b for b in battles if b["winner"] in ("model_a", "model_b")]
-        if not usable:
-            result[f"tie_{ties}"] = {"error": "no decisive battles: every battle was a tie"}
-            continue
         try:
-            bradley_terry(usable, ties, anchor)  # refuses one model / disconnected graphs with a clear message
-            result[f"tie_{ties}"] = bootstrap_ratings(usable, bootstrap, ties, seed, anchor)
+            result[f"tie_{ties}"] = bootstrap_ratings(ratable(table, ties), bootstrap, ties, seed, anchor)
         except BattleError as exc:
             result[f"tie_{ties}"] = {"error": str(exc)}
-    result["online_elo"] = online_elo(battles)
+    result["online_elo"] = online_elo(table)
     if "error" not in result["tie_allowed"]:
-        result["matrices"] = win_matrices(battles, {m: v["value"] for m, v in result["tie_allowed"].items()})
+        result["matrices"] = win_matrices(table, {m: v["value"] for m, v in result["tie_allowed"].items()})
+    elif "error" in result["tie_none"]:
+        result["error"] = result["tie_allowed"]["error"]
     return result

@@ -27,6 +27,11 @@ class EvalArgs:
     winrate: bool = True
     elo: bool = True
     bootstrap: int = 1000
+    style_control: bool = False
+    """Also the style-controlled ratings (Chatbot Arena's: answer length, headers, lists, bold as covariates) beside
+    the plain ones, with the coefficients and rank changes; the answers' style is counted from the answer files."""
+    style_tokenizer: Optional[str] = None
+    """Tokenizer counting the answers' tokens for style control (a folder or cached name; default: words)."""
     audit: bool = True
     redteam: bool = False
     """Red-team every checkpoint: attack success per harm category and wrapper, over-refusal on look-alikes."""
@@ -87,16 +92,26 @@ def winrate(pairwise: list[dict], answers: dict, seed: int) -> tuple[dict, dict]
     return winrate_section(pairwise_win_rates(pairwise, answers, seed=seed), judgment_provenance(pairwise))
 
 
-def elo(pairwise: list[dict], questions: list[dict], out_dir: Path, bootstrap: int, seed: int) -> tuple[dict, dict]:
-    """Ratings from the judge's combined verdicts; the battles are kept as a file other tools can rate."""
+def elo(pairwise: list[dict], questions: list[dict], out_dir: Path, args: EvalArgs, seed: int,
+        answers: dict | None = None) -> tuple[dict, dict]:
+    """Ratings from the judge's combined verdicts, plain and (`style_control`) style-controlled; the battles are
+    kept as a file other tools can rate. A battle whose answers are missing is listed, not fitted."""
     from chatrecipe.data.records import write_records
-    from chatrecipe.evaluate.elo import battles_from_judgments, leaderboard
+    from chatrecipe.evaluate.elo import BattleError, battles_from_judgments, leaderboard
+    from chatrecipe.evaluate.style_control import style_control
     from chatrecipe.report.sections.elo import elo_section
 
     battles = battles_from_judgments(pairwise, questions)
     write_records(out_dir / "battles.jsonl", battles)
-    return elo_section(leaderboard(battles, bootstrap=bootstrap, seed=seed), out_dir,
-                       source="the judge's combined verdicts")
+    board = leaderboard(battles, bootstrap=args.bootstrap, seed=seed)
+    style = None
+    if args.style_control and "error" not in board:
+        try:
+            style = style_control(battles, args.bootstrap, seed, answers=answers, tokenizer=args.style_tokenizer,
+                                  skip_missing=True)
+        except BattleError as exc:  # e.g. no battle has both answers: the section says so, the run goes on
+            style = {"error": str(exc)}
+    return elo_section(board, out_dir, source="the judge's combined verdicts", style=style)
 
 
 def audit(run: Run, pairwise: list[dict], single: list[dict], answers: dict, questions: list[dict],
@@ -186,7 +201,7 @@ def run_stage(run: Run) -> dict:
     if pairwise and args.winrate:
         builders.append(("60-winrate", lambda: winrate(pairwise, answers, seed=run.seed)))
     if pairwise and args.elo:
-        builders.append(("70-elo", lambda: elo(pairwise, questions, out_dir, args.bootstrap, seed=run.seed)))
+        builders.append(("70-elo", lambda: elo(pairwise, questions, out_dir, args, seed=run.seed, answers=answers)))
     if pairwise and args.audit:
         builders.append(("80-audit", lambda: audit(run, pairwise, single, answers, questions, checkpoints)))
     if args.redteam:
