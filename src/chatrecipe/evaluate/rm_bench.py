@@ -21,6 +21,7 @@ from pathlib import Path
 
 from chatrecipe.data.records import write_rejected
 from chatrecipe.evaluate.rm_scorers import BASELINES, Variant, build_scorer
+from chatrecipe.stats import wilson
 from chatrecipe.train.reward_scoring import TestSet, load_test_set, rejected_entries, tally
 
 RESULT_FILE = "rm_bench.json"
@@ -116,7 +117,8 @@ def run_bench(test_refs: list[str], scorer_specs: list[str], output_dir: str | P
 
 
 def format_table(results: dict) -> str:
-    """The leaderboard as text: accuracy % per set, with ties and failures where there are any."""
+    """The leaderboard as text: accuracy % per set with its 95% Wilson interval, ties and failures where there are
+    any."""
     columns = results["columns"]
     header = ["model", "revision", "dtype", "kind", "average"] + columns
     lines = [header]
@@ -129,7 +131,9 @@ def format_table(results: dict) -> str:
                 cells.append("")
                 continue
             extra = ", ".join(f"{entry[k]} {k}" for k in ("ties", "failed") if entry[k])
-            cells.append(_pct(entry["accuracy"]) + (f" ({extra})" if extra else ""))
+            figure = wilson(entry["correct"], entry["scored"]) if entry.get("scored") else None
+            interval = f" [{100 * figure['ci_low']:.1f}, {100 * figure['ci_high']:.1f}]" if figure else ""
+            cells.append(_pct(entry["accuracy"]) + interval + (f" ({extra})" if extra else ""))
         lines.append(cells)
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)

@@ -23,8 +23,11 @@ def test_rm_section_reads_accuracy_against_length():
     table = section["tables"][0]
     assert table["columns"] == ["model", "revision", "dtype", "kind", "average", "helpful"]
     assert [r[0] for r in table["rows"]] == ["dpo", "length", "rm", "random"]  # best first
-    assert table["rows"][2][-1] == "65.0 (1 ties)"
-    assert len(section["warnings"]) == 1 and section["warnings"][0].startswith("rm (reward-model)")
+    assert table["rows"][2][-1] == "65.0 [43.3, 81.9] (1 ties)"  # Wilson interval over the 20 scored pairs
+    length_warnings = [w for w in section["warnings"] if "longer response wins" in w]
+    assert len(length_warnings) == 1 and length_warnings[0].startswith("rm (reward-model)")
+    small = [w for w in section["warnings"] if "only 20 scored pairs" in w]
+    assert sorted(w.split(":")[0] for w in small) == ["dpo (dpo) on helpful", "rm (reward-model) on helpful"]
     assert per_model["dpo"]["rm_accuracy (dpo)"]["value"] == pytest.approx(0.9)
     assert per_model["rm"]["rm_accuracy (reward-model)"]["ci_low"] < 0.65 < per_model["rm"][
         "rm_accuracy (reward-model)"]["ci_high"]

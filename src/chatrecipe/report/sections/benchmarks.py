@@ -7,6 +7,7 @@ recipe's internal leaderboard does and attach the caveats that apply.
 
 from __future__ import annotations
 
+from chatrecipe.report.sections.format import small_sample
 from chatrecipe.stats import normal_interval, wilson
 
 
@@ -15,10 +16,13 @@ def _pct(value) -> str:
 
 
 def _set_cell(entry: dict | None) -> str:
+    """Accuracy % with its Wilson interval over the scored pairs, ties and failures beside it."""
     if entry is None:
         return ""
     extra = ", ".join(f"{entry[k]} {k}" for k in ("ties", "failed") if entry.get(k))
-    return _pct(entry["accuracy"]) + (f" ({extra})" if extra else "")
+    figure = wilson(entry["correct"], entry["scored"]) if "correct" in entry and entry.get("scored") else None
+    interval = f" [{100 * figure['ci_low']:.1f}, {100 * figure['ci_high']:.1f}]" if figure else ""
+    return _pct(entry["accuracy"]) + interval + (f" ({extra})" if extra else "")
 
 
 def rm_bench_section(results: dict, names: dict[str, str] | None = None) -> tuple[dict, dict]:
@@ -39,6 +43,10 @@ def rm_bench_section(results: dict, names: dict[str, str] | None = None) -> tupl
             continue
         correct = sum(s.get("correct", 0) for s in row["sets"].values())
         scored = sum(s.get("scored", 0) for s in row["sets"].values())
+        for name, entry in row["sets"].items():
+            warning = small_sample(entry.get("scored", 0), "scored pairs", f"{model} ({row['kind']}) on {name}")
+            if warning:
+                warnings.append(warning)
         per_model.setdefault(model, {})[f"rm_accuracy ({row['kind']})"] = wilson(correct, scored)
         if length and row["average"] is not None and length["average"] is not None \
                 and row["average"] <= length["average"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatrecipe.report.plots import heatmap, ratings_plot
+from chatrecipe.report.sections.format import SMALL_SAMPLE
 
 
 def _interval(value: dict) -> str:
@@ -21,6 +22,10 @@ def _rounds(rounds) -> str:
 def plain_tables(board: dict) -> tuple[list[dict], list[str]]:
     """The tie-allowed and no-tie tables of a leaderboard, and a warning for each table that could not be made."""
     tables, warnings = [], []
+    few = [m for m, n in board.get("battle_counts", {}).items() if n < SMALL_SAMPLE]
+    if few:
+        warnings.append(f"{', '.join(sorted(few))}: fewer than {SMALL_SAMPLE} battles each, so their ratings' "
+                        "intervals are wide; read rank differences as suggestive, not as a result.")
     for key, title in (("tie_allowed", "Tie allowed"), ("tie_none", "No tie")):
         table = board[key]
         if "error" in table:

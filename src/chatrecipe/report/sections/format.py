@@ -35,3 +35,15 @@ def judgment_provenance(judgments: list[dict]) -> dict:
             "judge_settings": first.get("judge_settings"), "dates": sorted({j.get("date") for j in judgments
                                                                              if j.get("date")}),
             "repeats": max(j.get("repeat", 0) for j in judgments) + 1, "judgments": len(judgments)}
+
+
+# Below this many items an interval spans tens of points: a table built on fewer says so above its numbers.
+SMALL_SAMPLE = 30
+
+
+def small_sample(n: int, what: str, where: str) -> str | None:
+    """The warning for a figure resting on `n` < SMALL_SAMPLE items, or None."""
+    if n >= SMALL_SAMPLE:
+        return None
+    return (f"{where}: only {n} {what}, so the interval is wide; read differences between checkpoints as "
+            "suggestive, not as a result.")

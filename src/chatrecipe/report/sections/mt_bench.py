@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatrecipe.report.sections.format import rounded
+from chatrecipe.report.sections.format import rounded, small_sample
 
 
 def mt_bench_section(table: dict, provenance: dict, radar: str | None = None) -> tuple[dict, dict]:
@@ -16,6 +16,7 @@ def mt_bench_section(table: dict, provenance: dict, radar: str | None = None) ->
     warnings = []
     failed = sum(r["failed"] for r in table.values())
     total = failed + sum(r["valid"] for r in table.values())
+    warnings += [w for m, r in table.items() if (w := small_sample(r["valid"], "graded answers", m))]
     if total and failed / total > 0.2:
         warnings.append(f"{failed} of {total} grades could not be parsed and are excluded (not scored): the "
                         "judge does not follow the grading format reliably, so these scores are weak evidence.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatrecipe.report.sections.format import with_interval
+from chatrecipe.report.sections.format import small_sample, with_interval
 
 
 def winrate_section(results: list[dict], provenance: dict) -> tuple[dict, dict]:
@@ -17,6 +17,11 @@ def winrate_section(results: list[dict], provenance: dict) -> tuple[dict, dict]:
             warnings.append(f"{model} vs {baseline}: {entry['error']}")
             continue
         result, consistency = entry["win_rate"], entry["consistency"]
+        for warning in (small_sample(result["n"], "judged questions", f"{model} vs {baseline}"),
+                        f"{model} vs {baseline}: every verdict was a tie, so this win rate says nothing about "
+                        "either model" if result["ties"] == result["n"] else None):
+            if warning:
+                warnings.append(warning)
         lc = entry.get("length_controlled")
         if lc is None:
             warnings.append(f"{model} vs {baseline}: no length-controlled win rate ({entry['length_controlled_error']})")
