@@ -128,3 +128,18 @@ def test_random_and_truncated_rows_never_crash_or_lose_valid_rows(tmp_path, name
     assert len(result.records) >= expected  # every valid row survives (junk may happen to be valid too)
     if name != "arena":  # an Arena tie is a battle, not a pair: the one row that may yield no record
         assert len(result.records) + len(result.rejected) >= len(lines)  # every row is a record or a rejection
+
+
+@pytest.mark.parametrize("content, says", [(b"", "the file is empty"), (b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00" * 40,
+                                                                          "is not UTF-8")])
+def test_empty_and_binary_files_say_what_they_are_and_what_was_expected(tmp_path, content, says):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(content)
+    result = CliRunner().invoke(app, ["data", "convert", str(path), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert "format: None" not in result.output
+    assert says in result.output and "Expected JSON Lines" in result.output

@@ -100,6 +100,11 @@ def convert(
     """Convert public formats (H4, TRL, Alpaca, ShareGPT, HH-RLHF, Nectar, UltraFeedback, HelpSteer2, SHP, summarize,
     Arena, OpenAssistant, ...) to records, saying which format it read and why."""
     result = _load_any(files, fmt, option)
+    if result.format is None:  # nothing readable: say what the file looks like and what was expected
+        _write(output, [], result.rejected)
+        seen = "; ".join(sorted({r["reason"] for r in result.rejected})[:2]) or "it holds no rows: the file is empty"
+        fail(f"{', '.join(map(str, files))}: no record could be read ({seen}). Expected JSON Lines (one JSON object "
+             "per line), a JSON array, CSV, Parquet or a datasets folder, in one of the formats --format lists", 1)
     typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
     _write(output, result.records, result.rejected)
     if not result.records:
