@@ -14,6 +14,10 @@ row and drops the masked ones afterwards:
 packed example with the causal flag and no mask, and on a right-padded batch with the causal flag and no mask.
 Anything else (left padding, generation with a cache, custom masks) goes to transformers' SDPA unchanged. The
 outputs at every real token are the masked computation's.
+
+On a CUDA GPU with bf16/fp16 activations, a packed row goes to PyTorch's own variable-length flash kernel
+(`torch.nn.attention.varlen.varlen_attn`, PyTorch >= 2.9) in one call instead of one SDPA call per example: the
+same causal attention within each example, no flash-attn package needed. Elsewhere the per-example loop runs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ def varlen_sdpa_forward(module, query, key, value, attention_mask, cu_seq_lens_q
     same_length = query.shape[2] == key.shape[2]  # no cache: training or a first forward
     if same_length and cu_seq_lens_q is not None and query.shape[0] == 1 and len(cu_seq_lens_q) > 2:
         kwargs.pop("is_causal", None)
+        if flash_varlen_available(query):
+            return flash_varlen(query, key, value, cu_seq_lens_q, kwargs.get("max_length_q"),
+                                scaling=kwargs.get("scaling")), None
         bounds = cu_seq_lens_q.tolist()
         outputs = [sdpa_attention_forward(module, query[:, :, start:end], key[:, :, start:end],
                                           value[:, :, start:end], None, is_causal=True, **kwargs)[0]
@@ -38,6 +45,52 @@ def varlen_sdpa_forward(module, query, key, value, attention_mask, cu_seq_lens_q
         kwargs.pop("is_causal", None)
         return sdpa_attention_forward(module, query, key, value, None, is_causal=True, **kwargs)
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+def flash_varlen_available(query) -> bool:
+    """PyTorch's variable-length flash kernel exists here and takes these activations (CUDA, half precision)."""
+    import torch
+
+    if not query.is_cuda or query.dtype not in (torch.float16, torch.bfloat16):
+        return False
+    try:
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def flash_varlen(query, key, value, cu_seq_lens, max_length=None, scaling=None):
+    """Causal attention within each packed example of a (1, heads, tokens, dim) row, in one flash-kernel call.
+
+    Returns (1, tokens, heads, dim), the layout transformers' attention functions return. The keyword for
+    "causal" changed across PyTorch versions (`is_causal` in 2.9/2.10, `window_size=(-1, 0)` later), and grouped
+    key/value heads are repeated where the kernel's wrapper has no `enable_gqa`.
+    """
+    import inspect
+
+    import torch
+    from torch.nn.attention.varlen import varlen_attn
+
+    accepted = inspect.signature(varlen_attn).parameters
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (tokens, heads, dim)
+    options = {}
+    if k.shape[1] != q.shape[1]:
+        if "enable_gqa" in accepted:
+            options["enable_gqa"] = True
+        else:
+            groups = q.shape[1] // k.shape[1]
+            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    if "window_size" in accepted:
+        options["window_size"] = (-1, 0)
+    else:
+        options["is_causal"] = True
+    if scaling is not None and "scale" in accepted:
+        options["scale"] = scaling
+    cu = cu_seq_lens.to(device=q.device, dtype=torch.int32)
+    longest = int(max_length) if max_length else int((cu[1:] - cu[:-1]).max())
+    out = varlen_attn(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, longest, longest, **options)
+    return out[None]
 
 
 _last_checked: list = [None, False]  # every layer gets the same mask tensor: check it once per forward
