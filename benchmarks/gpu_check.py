@@ -134,20 +134,25 @@ def run_all(args) -> dict:
         extra = ["--side", side] if side else []
         return run_part(PARTS_SCRIPT, [name, *common, *extra], timeout=min(limit, left))
 
+    wanted = set(args.only.split(",")) | {"peak", "models"} if args.only else None
     for name, side, limit in TIMED:
         key = f"{name}:{side}" if side else name
+        if wanted and name not in wanted:
+            continue
         results[key] = launch(name, side, limit)
         print(f"  {key:<22} {part_ok(name, results[key]):<8} {results[key].get('seconds', 0):6.1f} s", flush=True)
         if name == "models" and "error" in results[key]:
             break  # every later part trains these models
     if "error" not in results.get("models", {"error": True}):
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-            futures = {name: pool.submit(launch, name, None, limit) for name, limit in TOGETHER}
+            futures = {name: pool.submit(launch, name, None, limit) for name, limit in TOGETHER
+                       if not wanted or name in wanted}
             for name, future in futures.items():
                 results[name] = future.result()
                 print(f"  {name:<22} {part_ok(name, results[name]):<8} {results[name].get('seconds', 0):6.1f} s",
                       flush=True)
-    return {"results": results, "seconds": round(time.perf_counter() - started, 1)}
+    everything = {n for n, _, _ in TIMED} | {n for n, _ in TOGETHER}
+    return {"results": results, "seconds": round(time.perf_counter() - started, 1), "wanted": wanted or everything}
 
 
 def summarise(run: dict, tiny: bool) -> dict:
@@ -157,7 +162,8 @@ def summarise(run: dict, tiny: bool) -> dict:
     comparisons = compare(results, models, peak.get("peak_tflops"))
     statuses = {key: part_ok(key.split(":")[0], r) for key, r in results.items()}
     expected = [f"{n}:{s}" if s else n for n, s, _ in TIMED] + [n for n, _ in TOGETHER]
-    statuses.update({key: "not run" for key in expected if key not in statuses})
+    statuses.update({key: "not run" for key in expected if key not in statuses and key.split(":")[0] in
+                     run.get("wanted", {key.split(":")[0]})})
     return {"tiny": tiny, "device": peak.get("device"), "versions": peak.get("versions"),
             "peak_tflops": peak.get("peak_tflops"), "seconds": run["seconds"], "statuses": statuses,
             "ok": all(s in ("ok", "skipped") for s in statuses.values()), "comparisons": comparisons,
@@ -195,16 +201,20 @@ def table(summary: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="2-layer models, a few steps: runs on a CPU")
-    parser.add_argument("--budget", type=float, default=480, help="seconds for all parts together")
+    parser.add_argument("--budget", type=float, help="seconds for all parts together (default 480; 1800 with "
+                        "--tiny, whose CPU may be busy)")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a new temporary one)")
     parser.add_argument("--out", type=Path, help="where gpu_check.json goes (default: $OUT, else the work folder)")
     parser.add_argument("--parallel", type=int, default=None, help="correctness parts run at once (default 6 on "
                         "a GPU, 2 on a CPU)")
+    parser.add_argument("--only", help="comma-separated parts to run (a rerun of the ones that failed), e.g. "
+                        "recipe,gpu_tests; the peak and the models are always made")
     parser.add_argument("--keep", action="store_true", help="keep the models and outputs in the work folder")
     args = parser.parse_args()
     if not args.tiny and not has_cuda():
         sys.exit("gpu_check.py needs a CUDA GPU; on a CPU, `python benchmarks/gpu_check.py --tiny` runs every part "
                  "on 2-layer models")
+    args.budget = args.budget or (1800 if args.tiny else 480)
     args.work = args.work or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     args.work.mkdir(parents=True, exist_ok=True)
     args.parallel = args.parallel or (6 if has_cuda() else 2)

@@ -12,146 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import random
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSETS = Path(__file__).resolve().parent / "gpu_assets" / "smollm2-tokenizer"
-
-# Configs of real models: the three a user trains here, and the two small ones the other stages run on
-SHAPES = {
-    "smollm2-1.7b": {"arch": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24,
-                     "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 49152,
-                     "rope_theta": 130000, "tie_word_embeddings": True, "max_position_embeddings": 8192},
-    "llama-3.1-8b": {"arch": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-                     "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
-                     "rope_theta": 500000, "tie_word_embeddings": False, "max_position_embeddings": 131072},
-    "smollm2-360m": {"arch": "llama", "hidden_size": 960, "intermediate_size": 2560, "num_hidden_layers": 32,
-                     "num_attention_heads": 15, "num_key_value_heads": 5, "vocab_size": 49152,
-                     "rope_theta": 100000, "tie_word_embeddings": True, "max_position_embeddings": 8192},
-    # Mistral-7B's architecture shrunk to 2 layers: the Zephyr recipe runs on it for a few steps
-    "mistral-7b-shrunk": {"arch": "mistral", "hidden_size": 256, "intermediate_size": 896, "num_hidden_layers": 2,
-                          "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": None,
-                          "rope_theta": 10000, "tie_word_embeddings": False, "max_position_embeddings": 32768,
-                          "sliding_window": 4096},
-}
-TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "vocab_size": None}
+from gpu_models import ROOT, cuda, model_folders, part_models, peak_memory, starter, tokenizer_folder, \
+    write_conversations
+from gpu_stages import part_dpo, part_qlora, part_rl, part_rm
 
 # How much each timed part trains: (conversations chained per example, batch, steps, steps not timed)
 SFT_PLAN = {"full": {"shape": "smollm2-1.7b", "chain": (2, 24), "batch": 8, "steps": 12, "warmup": 3},
             "lora": {"shape": "llama-3.1-8b", "chain": (2, 24), "batch": 8, "steps": 8, "warmup": 3}}
+
+
 TINY_SFT_PLAN = {"chain": (1, 3), "batch": 2, "steps": 3, "warmup": 1}
-
-
-def cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def tokenizer_folder() -> Path:
-    """The carried tokenizer files (gpu_wheels.sh writes them), else the embedded model's folder (prepared here)."""
-    if (ASSETS / "tokenizer.json").is_file():
-        return ASSETS
-    from chatrecipe.models import EMBEDDED, model_path
-
-    return Path(model_path(EMBEDDED))
-
-
-def shape_config(name: str, tiny: bool, tokenizer):
-    """A transformers config of the named shape (tiny: 2 layers of width 64), with the tokenizer's special ids."""
-    from transformers import LlamaConfig, MistralConfig
-
-    fields = {**SHAPES[name], **(TINY if tiny else {})}
-    arch, theta = fields.pop("arch"), fields.pop("rope_theta")
-    fields["vocab_size"] = fields["vocab_size"] or len(tokenizer)
-    cls = {"llama": LlamaConfig, "mistral": MistralConfig}[arch]
-    return cls(**fields, rope_parameters={"rope_type": "default", "rope_theta": theta},
-               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id)
-
-
-def model_folders(work: Path) -> dict[str, Path]:
-    return {name: work / "models" / name for name in (*SHAPES, "smollm2-360m-rm")}
-
-
-def part_models(args) -> dict:
-    """Random-initialise every shape (on the GPU when there is one: seconds, not minutes) and save it in bf16."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder()))
-    device = "cuda" if cuda() else "cpu"
-    dtype = torch.bfloat16 if cuda() else torch.float32
-    built = {}
-    for name, folder in model_folders(args.work).items():
-        shape = name.removesuffix("-rm")
-        config = shape_config(shape, args.tiny, tokenizer)
-        torch.manual_seed(0)
-        with torch.device(device):
-            if name.endswith("-rm"):
-                config.num_labels = 1
-                model = AutoModelForSequenceClassification.from_config(config, dtype=dtype)
-            else:
-                model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-                model.generation_config.eos_token_id = tokenizer.eos_token_id
-                model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        text = config.get_text_config()
-        total = sum(p.numel() for p in model.parameters())
-        embedding = model.get_input_embeddings().weight.numel()
-        built[name] = {"parameters": total, "layers": text.num_hidden_layers,
-                       # weights that multiply activations: the input embedding is a lookup unless it is tied to the head
-                       "matmul_parameters": total - (0 if config.tie_word_embeddings else embedding),
-                       "attention_width": text.num_attention_heads * (getattr(text, "head_dim", None)
-                                                                      or text.hidden_size // text.num_attention_heads)}
-        del model
-    return {"models": built, "tokenizer": str(tokenizer_folder())}
-
-
-def starter(kind: str) -> list[dict]:
-    from chatrecipe.data.records import load_records
-    from chatrecipe.data.resources import resource_path
-
-    name = "starter:sft.jsonl" if kind == "conversation" else "starter:preferences.jsonl"
-    return load_records(resource_path(name), kind).records
-
-
-def write_conversations(path: Path, count: int, chain: tuple[int, int], seed: int = 0) -> Path:
-    """Multi-turn conversations of mixed length: each chains a random number of consecutive starter conversations
-    (so lengths spread like real chat data's, which is what padding wastes compute on)."""
-    records, rng = starter("conversation"), random.Random(seed)
-    rows = []
-    for index in range(count):
-        start, length = rng.randrange(len(records)), rng.randint(*chain)
-        messages = [m for k in range(length) for m in records[(start + k) % len(records)]["messages"]
-                    if m["role"] != "system"]
-        rows.append({"id": f"gpu-check-{index}", "messages": messages})
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def write_pairs(path: Path, count: int) -> Path:
-    records = starter("preference")
-    path.write_text("".join(json.dumps(r) + "\n" for r in (records * 4)[:count]))
-    return path
-
-
-def peak_memory() -> dict:
-    import torch
-
-    if not cuda():
-        return {}
-    return {"peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2),
-            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2 ** 30, 2)}
 
 
 def part_peak(args) -> dict:
@@ -289,103 +166,6 @@ def part_generate(args) -> dict:
             **peak_memory()}
 
 
-def adapter_change(folder: Path) -> dict:
-    """LoRA's B matrices start at zero: any non-zero B means training moved the adapter."""
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(folder / "adapter_model.safetensors"))
-    b = [t.float() for name, t in tensors.items() if "lora_B" in name]
-    return {"weights_changed": any(bool(t.abs().max() > 0) for t in b),
-            "weights_finite": all(bool(t.isfinite().all()) for t in tensors.values()), "lora_b_tensors": len(b)}
-
-
-def full_change(start: Path, final: Path) -> dict:
-    """Tensors of the backbone that differ between the start and the trained model."""
-    from safetensors import safe_open
-
-    def read(folder):
-        handle = {}
-        for file in sorted(folder.glob("*.safetensors")):
-            with safe_open(str(file), framework="pt") as f:
-                handle.update({k.removeprefix("model."): f.get_tensor(k).float() for k in f.keys()})
-        return handle
-
-    before, after = read(start), read(final)
-    shared = [k for k in after if k in before and before[k].shape == after[k].shape]
-    changed = sum(bool((before[k] - after[k]).abs().max() > 0) for k in shared)
-    return {"weights_changed": changed > 0, "tensors_changed": changed, "tensors_compared": len(shared),
-            "weights_finite": all(bool(t.isfinite().all()) for t in after.values())}
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def part_dpo(args) -> dict:
-    """LoRA DPO: TRL's reference is the policy with its adapter switched off (no second model in memory)."""
-    from chatrecipe.train import dpo
-
-    out = args.work / "out" / "dpo"
-    metrics = dpo.run({"method": "lora", "max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-4,
-                       "logging_steps": 1, "save_strategy": "no", **({} if cuda() else {"bf16": False})},
-                      model=str(model_folders(args.work)["smollm2-360m"]),
-                      train_files=[write_pairs(args.work / "pairs.jsonl", 24)], output_dir=out, resume=False)
-    return {"loss": metrics["train_loss"], "loss_finite": _finite(metrics["train_loss"]),
-            "reference": "adapter disabled", "lm_head": metrics.get("lm_head"),
-            "rewards_accuracies": metrics.get("rewards_accuracies"), **adapter_change(out / "final"), **peak_memory()}
-
-
-def part_rm(args) -> dict:
-    """A full-weight margin reward model (the starter pairs carry LLaMA-2-style margins)."""
-    from chatrecipe.train import reward
-
-    start = model_folders(args.work)["smollm2-360m"]
-    out = args.work / "out" / "rm"
-    metrics = reward.run({"method": "full", "max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-5,
-                          "logging_steps": 1, "save_strategy": "no", "eval_fraction": 0.0,
-                          **({} if cuda() else {"bf16": False})},
-                         model=str(start), train_files=[write_pairs(args.work / "pairs-rm.jsonl", 24)],
-                         output_dir=out, resume=False)
-    return {"loss": metrics["train_loss"], "loss_finite": _finite(metrics["train_loss"]),
-            "margins_used": metrics.get("margins_used"), "reward_accuracy": metrics.get("reward_accuracy"),
-            **full_change(start, out / "final"), **peak_memory()}
-
-
-def part_rl(args) -> dict:
-    """RLOO with a LoRA policy against a (random) one-output reward model: generation and policy updates on CUDA."""
-    from chatrecipe.train import rl
-
-    folders = model_folders(args.work)
-    out = args.work / "out" / "rl"
-    metrics = rl.run({"method": "lora", "max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 4,
-                      "max_completion_length": 16, "learning_rate": 1e-4, "save_strategy": "no",
-                      **({} if cuda() else {"bf16": False})},
-                     model=str(folders["smollm2-360m"]), reward_model=str(folders["smollm2-360m-rm"]),
-                     prompt_files=[write_pairs(args.work / "pairs-rl.jsonl", 16)], output_dir=out, resume=False)
-    return {"loss": metrics.get("train_loss"), "loss_finite": _finite(metrics.get("train_loss")),
-            "reward_last_quarter_mean": metrics.get("reward_last_quarter_mean"), **adapter_change(out / "final"),
-            **peak_memory()}
-
-
-def part_qlora(args) -> dict:
-    """QLoRA SFT (4-bit NF4 base through bitsandbytes) for a few steps, where bitsandbytes and a GPU are present."""
-    import importlib.util
-
-    if not cuda():
-        return {"skipped": "QLoRA needs a CUDA GPU (bitsandbytes' 4-bit kernels)"}
-    if importlib.util.find_spec("bitsandbytes") is None:
-        return {"skipped": "bitsandbytes is not installed (gpu_wheels.sh carries it when it fits in 64 MiB)"}
-    from chatrecipe.train import sft
-
-    out = args.work / "out" / "qlora"
-    data = write_conversations(args.work / "sft-qlora.jsonl", 12, (1, 4))
-    metrics = sft.run({"method": "qlora", "max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1,
-                       "save_strategy": "no"}, model=str(model_folders(args.work)["smollm2-360m"]),
-                      train_files=[data], output_dir=out, resume=False)
-    return {"loss": metrics["train_loss"], "loss_finite": _finite(metrics["train_loss"]),
-            **adapter_change(out / "final"), **peak_memory()}
-
-
 RECIPE = "recipes/zephyr-7b-beta.yaml"
 
 
@@ -453,6 +233,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     print(json.dumps(PARTS[args.part](args), default=str))
+
 
 
 if __name__ == "__main__":

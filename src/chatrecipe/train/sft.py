@@ -19,7 +19,7 @@ from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       reject_too_long, save_final)
 from chatrecipe.train.peft_setup import gpu_placement, load_for_training, peft_config
-from chatrecipe.train.templates import check_template, training_template
+from chatrecipe.train.templates import check_template, training_template, without_generation_markers
 
 
 def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
@@ -36,12 +36,20 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     output_dir = Path(output_dir)
     config, model_config, args, checkpoint = start_stage("sft", section, output_dir, seed, resume)
     tokenizer = load_tokenizer(model)
+    file_template = None
     if config.chat_template_path and config.chat_template_path.endswith((".jinja", ".j2")):
-        # a template file (the Zephyr recipe's) replaces the model's; TRL would set it only after our checks
-        tokenizer.chat_template = Path(config.chat_template_path).read_text(encoding="utf-8")
+        # a template file (the Zephyr recipe's) replaces the model's; TRL would set it only after our checks, so
+        # it is read here and TRL is not asked again. Generation gets the same template without its markers.
+        file_template = Path(config.chat_template_path).read_text(encoding="utf-8")
+        tokenizer.chat_template = without_generation_markers(file_template)
         config.chat_template_path = None
     generation_template = tokenizer.chat_template
-    train_template = training_template(tokenizer) if config.assistant_only_loss else generation_template
+    if not config.assistant_only_loss:
+        train_template = generation_template
+    elif file_template and file_template != generation_template:  # the file has generation markers
+        train_template = file_template
+    else:
+        train_template = training_template(tokenizer)
     report = check_template(tokenizer, train_template)
     if config.assistant_only_loss and not report.ok:
         raise TrainingInputError("chat template check failed: " + "; ".join(report.problems))
