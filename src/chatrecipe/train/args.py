@@ -43,7 +43,9 @@ STAGE_DEFAULTS = {
 # chatrecipe's defaults on a CUDA GPU, under the recipe's own keys too (README "Speed on a GPU";
 # benchmarks/gpu_check.py measures them against TRL's): see gpu_defaults()
 GPU_DEFAULTS = {"optim": "adamw_torch_fused"}
-LIGER_STAGES = ("sft", "dpo", "rm")  # RL's time goes to generation, where Liger's training kernels do not pay
+# causal LMs in training: RL's time goes to generation, and a reward model's classification head is not a case
+# Liger's patches are built for
+LIGER_STAGES = ("sft", "dpo")
 
 
 @dataclass
@@ -101,8 +103,8 @@ def with_defaults(stage: str, section: dict) -> dict:
 
 
 def gpu_defaults(stage: str, section: dict) -> dict:
-    """What chatrecipe sets on a CUDA GPU where the recipe does not: fused AdamW; Liger's Triton kernels (RMSNorm,
-    RoPE, SwiGLU) when `liger-kernel` is installed (`pip install 'chatrecipe[gpu]'`); and a LoRA/QLoRA base loaded
+    """What chatrecipe sets on a CUDA GPU where the recipe does not: fused AdamW; for SFT and DPO, Liger's Triton
+    kernels (RMSNorm, RoPE, SwiGLU) when `liger-kernel` is installed (`pip install 'chatrecipe[gpu]'`); and a LoRA/QLoRA base loaded
     in bf16 under bf16 training (frozen weights need no fp32 master copy: half the memory, and no per-step cast of
     every weight to bf16)."""
     import importlib.util

@@ -40,6 +40,7 @@ def test_gpu_defaults_apply_on_cuda_under_the_recipes_keys(monkeypatch):
     assert "dtype" not in train_args.with_defaults("sft", {"bf16": False})
     assert train_args.with_defaults("rl", {})["activation_checkpointing"] is True
     assert "use_liger_kernel" not in train_args.with_defaults("rl", {})
+    assert "use_liger_kernel" not in train_args.with_defaults("rm", {})
     mine = train_args.with_defaults("dpo", {"optim": "adamw_torch", "dtype": "float32", "use_liger_kernel": False,
                                             "activation_checkpointing": True})
     assert (mine["optim"], mine["dtype"], mine["use_liger_kernel"], mine["activation_checkpointing"]) == \
@@ -94,6 +95,36 @@ def test_checkpointing_is_left_alone_off_cuda_and_when_the_recipe_chose(monkeypa
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert fit_activation_checkpointing(Config(), {"activation_checkpointing": False}, model, 1000) is None
     assert fit_activation_checkpointing(Config(), {"gradient_checkpointing": True}, model, 1000) is None
+
+
+def test_varlen_attention_keeps_a_sliding_window():
+    """Mistral attends at most `sliding_window` tokens back: a packed example or a padded row longer than that must
+    not see more (the window-less fast paths apply only within it)."""
+    import copy
+
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from chatrecipe.train.fast.varlen_attention import use_varlen_attention
+
+    torch.manual_seed(0)
+    masked = MistralForCausalLM(MistralConfig(vocab_size=97, hidden_size=32, intermediate_size=64,
+                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                              sliding_window=4, attn_implementation="sdpa"))
+    varlen = copy.deepcopy(masked)
+    assert use_varlen_attention(varlen)
+    generator = torch.Generator().manual_seed(1)
+    for lengths in ((3, 4, 2), (6, 11, 4)):  # within the window, then longer than it
+        cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+        inputs = {"input_ids": torch.randint(0, 97, (1, sum(lengths)), generator=generator),
+                  "position_ids": torch.cat([torch.arange(n) for n in lengths])[None], "cu_seq_lens_q": cu,
+                  "cu_seq_lens_k": cu, "max_length_q": max(lengths), "max_length_k": max(lengths), "use_cache": False}
+        torch.testing.assert_close(varlen(**inputs).logits, masked(**inputs).logits, atol=1e-5, rtol=1e-4)
+    ids = torch.randint(1, 97, (2, 9), generator=generator)
+    mask = (torch.arange(9)[None] < torch.tensor([9, 7])[:, None]).long()
+    real = mask.bool()
+    torch.testing.assert_close(varlen(input_ids=ids, attention_mask=mask, use_cache=False).logits[real],
+                               masked(input_ids=ids, attention_mask=mask, use_cache=False).logits[real],
+                               atol=1e-5, rtol=1e-4)
 
 
 # --- on a CUDA GPU ------------------------------------------------------------------------------------------
