@@ -47,6 +47,8 @@ def has_cuda() -> bool:
 
 def part_ok(name: str, result: dict) -> str:
     """ok | skipped | FAILED: what each part must show to pass."""
+    if str(result.get("error", "")).startswith("not run"):
+        return "not run"
     if "error" in result:
         return "FAILED"
     if result.get("skipped"):
@@ -129,7 +131,7 @@ def run_all(args) -> dict:
 
     def launch(name, side, limit) -> dict:
         left = remaining()
-        if left < 15:
+        if left < min(limit / 3, 60):  # too little time to finish: say so rather than time out half-way
             return {"error": "not run: the time budget was spent", "seconds": 0}
         extra = ["--side", side] if side else []
         return run_part(PARTS_SCRIPT, [name, *common, *extra], timeout=min(limit, left))

@@ -7,9 +7,9 @@
 # (CUDA 13.0), accelerate 1.15, huggingface_hub 1.33, tokenizers 0.23, safetensors 0.8, numpy, pandas, pyarrow,
 # scipy, scikit-learn, matplotlib, rich, typer, httpx, jinja2, pyyaml, xxhash and triton, but not TRL, datasets or
 # the rest. Its transformers is 5.17, older than the 5.23 that chatrecipe's training keys need
-# (`activation_checkpointing`), so transformers travels too. What the check drives needs nothing else:
-# pydantic, openai, fastapi, gguf, sqlalchemy and the synth/annotation dependencies are imported only by
-# commands it does not run.
+# (`activation_checkpointing`), so transformers travels too, and so does typer 0.29 (the version the suite runs
+# with here; the image's has no pydantic, which 0.29 needs). What the check drives needs nothing else: openai,
+# fastapi, gguf, sqlalchemy and the synth/annotation dependencies are imported only by commands it does not run.
 #
 # Writes .whl/ (git-ignored) and benchmarks/gpu_assets/smollm2-tokenizer/ (the embedded model's tokenizer files,
 # git-ignored), checks that they and the source tree fit in the 64 MiB a device call carries, and prints the one
@@ -32,6 +32,12 @@ WHEELS=(
   datasketch==2.0.0      # data stage: near-duplicate removal
   liger-kernel==0.8.5    # chatrecipe[gpu]: Liger's Triton kernels, a GPU default when installed
   bitsandbytes==0.50.2   # chatrecipe[qlora]; slimmed below to the CUDA 13 library
+  typer==0.29.2          # the CLI; the image's typer is older, and 0.29 needs pydantic:
+  pydantic==2.14.4
+  pydantic-core==2.50.5
+  annotated-types==0.8.0
+  typing-inspection==0.4.5
+  typing-extensions==4.16.0
 )
 PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64
            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64)

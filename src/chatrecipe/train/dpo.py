@@ -42,7 +42,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
         reference = load_for_training(model, "full", model_config=model_config, **gpu_placement(config))
     memory = fit_activation_checkpointing(config, section, policy, 2 * longest_batch_tokens(
         pair_lengths, config.per_device_train_batch_size, padded=True),  # chosen and rejected side by side
-        frozen=reference)
+        frozen=reference, frozen_base=args.method != "full")
     trainer = DPOTrainer(
         model=policy, ref_model=reference, args=config, train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,

@@ -51,7 +51,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
                                 model_class=AutoModelForSequenceClassification, num_labels=1, **gpu_placement(config))
     network.config.pad_token_id = tokenizer.pad_token_id
     fit_activation_checkpointing(config, section, network, 2 * longest_batch_tokens(
-        pair_lengths, config.per_device_train_batch_size, padded=True))  # chosen and rejected side by side
+        pair_lengths, config.per_device_train_batch_size, padded=True),  # chosen and rejected side by side
+        frozen_base=args.method != "full")
     trainer = RewardTrainer(
         model=network, args=config, train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,

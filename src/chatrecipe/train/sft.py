@@ -70,7 +70,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     tokenizer.chat_template = train_template  # TRL builds the assistant mask from the generation markers
     policy = load_for_training(model, args.method, model_config=model_config, **gpu_placement(config))
     memory = fit_activation_checkpointing(config, section, policy, longest_batch_tokens(
-        lengths, config.per_device_train_batch_size, padded=not config.padding_free))
+        lengths, config.per_device_train_batch_size, padded=not config.padding_free), frozen_base=args.method != "full")
     trainer = SFTTrainer(
         model=policy,
         args=config,

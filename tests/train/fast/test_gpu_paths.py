@@ -72,8 +72,8 @@ def test_training_memory_counts_weights_states_and_activations():
     assert estimate["autocast_copies"] == 2 * matrices
     assert estimate["activations"] == 100 * 2 * ((22 + 14) * 32 + 8 * 64)  # fp32 residual stream, 2 layers
     assert estimate["total"] == sum(v for k, v in estimate.items() if k != "total")
-    frozen = tiny_llama(torch.bfloat16).requires_grad_(False)  # a LoRA base: no states, a bf16 residual stream
-    bf16 = training_memory(frozen, batch_tokens=100)
+    frozen = tiny_llama(torch.bfloat16)  # a LoRA base before PEFT: no states, a bf16 residual stream
+    bf16 = training_memory(frozen, batch_tokens=100, frozen_base=True)
     assert bf16["optimizer_and_gradients"] == 0 and bf16["weights"] == 2 * parameters
     assert bf16["activations"] == 100 * activation_bytes_per_token(frozen.config, fp32_residual=False)
     assert activation_bytes_per_token(frozen.config, fp32_residual=False) == 2 * (22 * 32 + 8 * 64)

@@ -28,12 +28,16 @@ def activation_bytes_per_token(model_config, fp32_residual: bool) -> float:
     return per_layer * text.num_hidden_layers
 
 
-def training_memory(model, batch_tokens: int) -> dict:
-    """Estimated peak bytes of one training step of `model` on `batch_tokens` tokens without checkpointing."""
+def training_memory(model, batch_tokens: int, frozen_base: bool = False) -> dict:
+    """Estimated peak bytes of one training step of `model` on `batch_tokens` tokens without checkpointing.
+
+    `frozen_base`: LoRA/QLoRA, estimated before PEFT adds its adapters (a fraction of a percent of the weights),
+    so the base's weights get no gradients or optimizer states.
+    """
     import torch
 
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable = [] if frozen_base else [p for p in model.parameters() if p.requires_grad]
     states = sum(p.numel() * (p.element_size() + 8) for p in trainable)  # gradient + AdamW's fp32 moments
     autocast_copies = sum(2 * p.numel() for p in trainable if p.dtype == torch.float32 and p.dim() == 2)
     fp32_residual = model.get_input_embeddings().weight.dtype == torch.float32
@@ -42,10 +46,12 @@ def training_memory(model, batch_tokens: int) -> dict:
             "activations": int(activations), "total": int(weights + states + autocast_copies + activations)}
 
 
-def fit_activation_checkpointing(config, section: dict, model, batch_tokens: int, frozen=None) -> dict | None:
+def fit_activation_checkpointing(config, section: dict, model, batch_tokens: int, frozen=None,
+                                 frozen_base: bool = False) -> dict | None:
     """Turn checkpointing on in `config` (before the trainer is built) when a CUDA step would not fit without it.
 
-    `frozen` is a second model the step holds (DPO's separate reference). Leaves a recipe's own choice, and every
+    `frozen` is a second model the step holds (DPO's separate reference); `frozen_base` as in `training_memory`.
+    Leaves a recipe's own choice, and every
     non-CUDA run, alone. Returns the estimate it decided on (None when it did not decide), for the stage's metrics.
     """
     import torch
@@ -53,7 +59,7 @@ def fit_activation_checkpointing(config, section: dict, model, batch_tokens: int
     if {"activation_checkpointing", "gradient_checkpointing"} & set(section or {}) or config.use_cpu \
             or not torch.cuda.is_available():
         return None
-    estimate = training_memory(model, batch_tokens)
+    estimate = training_memory(model, batch_tokens, frozen_base)
     if frozen is not None:
         estimate["reference"] = sum(p.numel() * p.element_size() for p in frozen.parameters())
         estimate["total"] += estimate["reference"]
