@@ -104,9 +104,9 @@ def with_defaults(stage: str, section: dict) -> dict:
 
 def gpu_defaults(stage: str, section: dict) -> dict:
     """What chatrecipe sets on a CUDA GPU where the recipe does not: fused AdamW; for SFT and DPO, Liger's Triton
-    kernels (RMSNorm, RoPE, SwiGLU) when `liger-kernel` is installed (`pip install 'chatrecipe[gpu]'`); and a LoRA/QLoRA base loaded
-    in bf16 under bf16 training (frozen weights need no fp32 master copy: half the memory, and no per-step cast of
-    every weight to bf16)."""
+    kernels (RMSNorm, RoPE, SwiGLU) when `liger-kernel` is installed (`pip install 'chatrecipe[gpu]'`); and a
+    LoRA/QLoRA base loaded in bf16 under bf16 training (frozen weights need no fp32 master copy: half the memory,
+    and no per-step cast of every weight to bf16)."""
     import importlib.util
 
     defaults = dict(GPU_DEFAULTS)
