@@ -20,24 +20,24 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 
-# Versions: what the test suite passes with here (pyproject.toml's bounds hold for each)
-WHEELS=(
-  trl==1.16.0
-  transformers==5.24.0
-  peft==0.21.2
-  datasets==5.2.0
-  dill==0.4.1            # datasets
-  multiprocess==0.70.19  # datasets
-  fsspec==2026.9.0       # datasets accepts <= 2026.9.0
-  datasketch==2.0.0      # data stage: near-duplicate removal
+# Versions: constraints.txt's (what the test suite last passed with); the two GPU-only packages, which the suite
+# never installs, are pinned here
+# (datasets needs dill, multiprocess and an fsspec <= 2026.9.0; typer 0.29 needs pydantic and its companions)
+MISSING=(trl transformers peft datasets dill multiprocess fsspec datasketch
+         typer pydantic pydantic-core annotated-types typing-inspection typing-extensions)
+mapfile -t WHEELS < <("$PYTHON" - "${MISSING[@]}" <<'PY'
+import re, sys
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+pins = {norm(line.split("==")[0]): line.strip() for line in open("constraints.txt") if "==" in line}
+missing = [name for name in sys.argv[1:] if norm(name) not in pins]
+if missing:
+    sys.exit(f"constraints.txt pins no version of {', '.join(missing)}")
+print("\n".join(pins[norm(name)] for name in sys.argv[1:]))
+PY
+)
+WHEELS+=(
   liger-kernel==0.8.5    # chatrecipe[gpu]: Liger's Triton kernels, a GPU default when installed
   bitsandbytes==0.50.2   # chatrecipe[qlora]; slimmed below to the CUDA 13 library
-  typer==0.29.2          # the CLI; the image's typer is older, and 0.29 needs pydantic:
-  pydantic==2.14.4
-  pydantic-core==2.50.5
-  annotated-types==0.8.0
-  typing-inspection==0.4.5
-  typing-extensions==4.16.0
 )
 PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64
            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64)
