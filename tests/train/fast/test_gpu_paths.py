@@ -175,7 +175,7 @@ def test_sft_on_cuda_with_chatrecipes_gpu_defaults(tmp_path, tiny_model_path, me
     assert math.isfinite(metrics["train_loss"]) and metrics["global_step"] == 3
     assert (settings["bf16"], settings["optim"], settings["lm_head"], settings["attention"]) == \
            (True, "adamw_torch_fused", "fused", "varlen_sdpa")
-    assert settings["dtype"] == ("bfloat16" if method == "lora" else None)
+    assert settings["dtype"] == ("bfloat16" if method == "lora" else "float32")  # TRL ModelConfig's own default
     assert settings["activation_checkpointing"] is False and metrics["memory_estimate"]["activation_checkpointing"] \
         is False  # a tiny model fits
     assert settings["use_liger_kernel"] == (importlib.util.find_spec("liger_kernel") is not None)
