@@ -1,9 +1,9 @@
 """The first run on a GPU, as one command: speed and memory of chatrecipe's defaults against TRL's, and every GPU
 path of the training stages, the generation backend and `chatrecipe run`, each part in a fresh process.
 
-Run as: `make gpu-check` or `python benchmarks/gpu_check.py [--budget 480] [--out DIR]` on a CUDA machine (about
-5 minutes on one H200; benchmarks/GPU_CHECK.md says what each figure means and how to carry the missing wheels to
-a machine without network), and `python benchmarks/gpu_check.py --tiny` anywhere: 2-layer models and a few steps
+Run as: `make gpu-check` or `python benchmarks/gpu_check.py [--budget 480] [--out DIR]` on a CUDA machine (sized
+for at most 8 minutes on one H200, not yet timed on one; benchmarks/GPU_CHECK.md says what each figure means and
+how to carry the missing wheels to a machine without network), and `python benchmarks/gpu_check.py --tiny` anywhere: 2-layer models and a few steps
 of each part, which is what the test suite runs (tests/benchmarks/test_gpu_check.py) so that no path rots.
 
 Parts, in order: the chip's measured bf16 matmul peak; random-initialised models of real shapes (SmolLM2-1.7B,
