@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # the versions the suite last passed with: a fresh clone installs these, not whatever is newest that day
 CONSTRAINTS := constraints.txt
 
-.PHONY: install demo test test-fast rlhf-demo synth-demo benchmarks clean lock
+.PHONY: install demo test test-fast rlhf-demo synth-demo benchmarks gpu-check gpu-wheels clean lock
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,17 @@ test-fast: install
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 benchmarks: install
-	for script in benchmarks/*.py; do $(VENV)/bin/python $$script || exit 1; done
+	for script in benchmarks/bench_*.py; do $(VENV)/bin/python $$script || exit 1; done
+
+# On a CUDA machine: chatrecipe's defaults against TRL's and every GPU path, in at most 8 minutes on one H200
+# (benchmarks/GPU_CHECK.md). It installs nothing: it runs with .venv where there is one, else with python3 and
+# the packages already there (a machine without network gets the wheels `make gpu-wheels` prepares here).
+GPU_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
+gpu-check:
+	PYTHONPATH=src$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) benchmarks/gpu_check.py
+
+gpu-wheels: install
+	PYTHON=$(VENV)/bin/python bash benchmarks/gpu_wheels.sh
 
 # Refresh $(CONSTRAINTS): upgrade to the newest versions pyproject.toml allows (torch stays as installed), run the
 # whole suite, and only if it passes write the versions it passed with. Review the diff and commit it.

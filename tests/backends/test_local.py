@@ -67,6 +67,7 @@ def test_vllm_answers_like_the_local_backend():  # runs only where vLLM and a GP
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
+    pytest.importorskip("vllm", reason="needs vLLM (pip install 'chatrecipe[vllm]')")
     prompt = [[{"role": "user", "content": "What is the capital of France?"}]]
     fast = load_backend("vllm:smollm2-135m-instruct").chat(prompt, GenerationParams(max_new_tokens=16))
     assert "Paris" in fast[0].text

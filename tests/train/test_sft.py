@@ -54,3 +54,18 @@ def test_bad_inputs_fail_before_training(tmp_path, tiny_model_path):
     with pytest.raises(TrainingInputError, match="no such checkpoint"):
         sft.run(FAST, model=str(tiny_model_path), train_files=[data], output_dir=tmp_path / "e",
                 resume=str(tmp_path / "nope"))
+
+
+def test_a_template_file_replaces_the_models_template(tmp_path, tiny_model_path):
+    """`chat_template_path: recipes/templates/zephyr.jinja` (the Zephyr recipe's): trained with its markers, saved
+    without them."""
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parents[2] / "recipes" / "templates" / "zephyr.jinja"
+    out = tmp_path / "out"
+    metrics = sft.run({**FAST, "chat_template_path": str(template)}, model=str(tiny_model_path),
+                      train_files=[write_conversations(tmp_path / "train.jsonl")], output_dir=out)
+    assert torch.isfinite(torch.tensor(metrics["train_loss"]))
+    saved = (out / "final" / "chat_template.jinja").read_text()
+    assert saved.startswith("{% for message in messages %}") and "<|assistant|>" in saved
+    assert "generation %}" not in saved

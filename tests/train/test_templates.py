@@ -66,3 +66,32 @@ def test_check_template_says_when_it_substituted_chatml(tmp_path, tiny_tokenizer
     assert check_template_command(str(folder)) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "no chat template of its own: chatrecipe substituted ChatML" in out
+
+
+# The chat template of the alignment-handbook's recipes/zephyr-7b-beta/sft/config_full.yaml, as published
+HANDBOOK_ZEPHYR = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + "
+    "eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n"
+    "{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
+    "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}")
+
+
+def test_shipped_zephyr_template_renders_the_handbooks_text_and_marks_replies(tiny_tokenizer):
+    from pathlib import Path
+
+    from chatrecipe.train.templates import without_generation_markers
+
+    ours = (Path(__file__).resolve().parents[2] / "recipes" / "templates" / "zephyr.jinja").read_text()
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"}]
+    for template in (ours, without_generation_markers(ours)):
+        for prompt in (False, True):
+            assert tiny_tokenizer.apply_chat_template(chat, chat_template=template, tokenize=False,
+                                                      add_generation_prompt=prompt) == \
+                tiny_tokenizer.apply_chat_template(chat, chat_template=HANDBOOK_ZEPHYR, tokenize=False,
+                                                   add_generation_prompt=prompt)
+    assert "generation %}" not in without_generation_markers(ours)
+    encoded = tiny_tokenizer.apply_chat_template(chat[:3], chat_template=ours, tokenize=True, return_dict=True,
+                                                 return_assistant_tokens_mask=True)
+    trained = tiny_tokenizer.decode([i for i, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m])
+    assert trained == "Hello!" + tiny_tokenizer.eos_token  # the reply and its end-of-turn, nothing else

@@ -4,8 +4,10 @@ A training section's keys are the union of a TRL config (`SFTConfig`, `RewardCon
 TRL's `ModelConfig` (PEFT and quantisation fields: `lora_r`, `lora_alpha`, `lora_target_modules`,
 `load_in_4bit`, ...) and `TrainArgs` below, so every TRL field works and TRL's documentation applies.
 chatrecipe changes a few defaults for speed on CPUs (see the README's "Speed on a CPU" and benchmarks/bench_sft.py:
-LoRA dropout 0, no pad compute, the plain-logits LM head, activation checkpointing only on GPUs, glibc keeping
-freed memory); anything the recipe sets wins.
+LoRA dropout 0, no pad compute, the plain-logits LM head, no activation checkpointing, glibc keeping freed memory)
+and on CUDA GPUs (README "Speed on a GPU", benchmarks/gpu_check.py: varlen flash attention on padding-free rows,
+Liger kernels when installed, a bf16 LoRA base, fused AdamW, activation checkpointing only where memory needs it);
+anything the recipe sets wins.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ STAGE_DEFAULTS = {
     "rl": {"learning_rate": 1e-5, "num_generations": 4, "max_completion_length": 64, "per_device_train_batch_size": 4,
            "logging_steps": 1},
 }
+# chatrecipe's defaults on a CUDA GPU, under the recipe's own keys too (README "Speed on a GPU";
+# benchmarks/gpu_check.py measures them against TRL's): see gpu_defaults()
+GPU_DEFAULTS = {"optim": "adamw_torch_fused"}
+# causal LMs in training: RL's time goes to generation, and a reward model's classification head is not a case
+# Liger's patches are built for
+LIGER_STAGES = ("sft", "dpo")
 
 
 @dataclass
@@ -84,11 +92,29 @@ def with_defaults(stage: str, section: dict) -> dict:
         merged["use_cpu"] = not torch.cuda.is_available()
     if "bf16" not in (section or {}):
         merged["bf16"] = _bf16_supported()
+    if not merged["use_cpu"] and torch.cuda.is_available():
+        merged = {**gpu_defaults(stage, merged), **merged}
     if not {"activation_checkpointing", "gradient_checkpointing"} & set(section or {}):
-        # Recomputing activations trades compute for memory: right for GPU memory, a 1.2x slowdown on a CPU,
-        # whose RAM holds the activations of any model it can train in reasonable time
-        merged["activation_checkpointing"] = torch.cuda.is_available()
+        # Recomputing activations trades compute for memory: a 1.2x slowdown on a CPU, whose RAM holds the
+        # activations of any model it can train in reasonable time; on a GPU SFT, DPO and RM start without it and
+        # turn it on only when the step would not fit (train/fast/checkpointing.py); RL keeps it on a GPU
+        merged["activation_checkpointing"] = stage == "rl" and torch.cuda.is_available()
     return {k: v for k, v in merged.items() if v is not None}
+
+
+def gpu_defaults(stage: str, section: dict) -> dict:
+    """What chatrecipe sets on a CUDA GPU where the recipe does not: fused AdamW; for SFT and DPO, Liger's Triton
+    kernels (RMSNorm, RoPE, SwiGLU) when `liger-kernel` is installed (`pip install 'chatrecipe[gpu]'`); and a
+    LoRA/QLoRA base loaded in bf16 under bf16 training (frozen weights need no fp32 master copy: half the memory,
+    and no per-step cast of every weight to bf16)."""
+    import importlib.util
+
+    defaults = dict(GPU_DEFAULTS)
+    if stage in LIGER_STAGES and importlib.util.find_spec("liger_kernel") is not None:
+        defaults["use_liger_kernel"] = True
+    if section.get("method", TrainArgs.method) in ("lora", "qlora") and section.get("bf16"):
+        defaults["dtype"] = "bfloat16"
+    return defaults
 
 
 def _bf16_supported() -> bool:

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from chatrecipe.train.args import start_stage
+from chatrecipe.train.fast.checkpointing import fit_activation_checkpointing, longest_batch_tokens
 from chatrecipe.train.fast.logits_head import DPO_EXTRAS, install_lm_head
 from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import RecordCheckpoints, finish, save_final
-from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.peft_setup import gpu_placement, load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 
 
@@ -33,11 +34,15 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=False, eval_fraction=args.eval_fraction, seed=seed)
+    pair_lengths = info.pop("lengths")
     evaluate_on_held_out(config, rows_eval)
-    policy = load_for_training(model, args.method, model_config=model_config)
-    reference = load_for_training(ref_model, "full") if ref_model else None
-    if reference is None and args.method == "full":
-        reference = load_for_training(model, "full", model_config=model_config)  # frozen copy of the start point
+    policy = load_for_training(model, args.method, model_config=model_config, **gpu_placement(config))
+    reference = load_for_training(ref_model, "full", **gpu_placement(config)) if ref_model else None
+    if reference is None and args.method == "full":  # a frozen copy of the start point
+        reference = load_for_training(model, "full", model_config=model_config, **gpu_placement(config))
+    memory = fit_activation_checkpointing(config, section, policy, 2 * longest_batch_tokens(
+        pair_lengths, config.per_device_train_batch_size, padded=True),  # chosen and rejected side by side
+        frozen=reference, frozen_base=args.method != "full")
     trainer = DPOTrainer(
         model=policy, ref_model=reference, args=config, train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,
@@ -53,7 +58,7 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     extra = {**info, "method": args.method, "beta": config.beta, "resumed_from": checkpoint, "lm_head": lm_head,
              "pairs_per_second": round(info["pairs"] * config.num_train_epochs / seconds, 3)
              if config.max_steps <= 0 and not checkpoint else None,
-             **{k.replace("/", "_"): v for k, v in last.items()}}
+             **{k.replace("/", "_"): v for k, v in last.items()}, **({"memory_estimate": memory} if memory else {})}
     save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
                generation_template=tokenizer.chat_template, stage="dpo")
     return finish(trainer, output_dir, result, started, extra,

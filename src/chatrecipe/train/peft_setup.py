@@ -6,6 +6,7 @@ Run as: `chatrecipe models merge runs/demo/sft/final -o merged/`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,10 +49,25 @@ def load_for_training(ref: str, method: str, *, model_config=None, model_class=N
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
             bnb_4bit_use_double_quant=True)
+        # 4-bit weights are quantised as they land on the GPU: load straight onto this process's card, as TRL does
+        kwargs.setdefault("device_map", {"": int(os.environ.get("LOCAL_RANK", 0))})
     model = load_model(ref, dtype=dtype or "float32", model_class=model_class, **kwargs)
     if "attn_implementation" not in kwargs:
         use_varlen_attention(model)
     return model
+
+
+def gpu_placement(config) -> dict:
+    """`load_for_training` keywords that load a single-process CUDA run's model straight onto the card (no host copy
+    of the weights: a 7B model in fp32 is 28 GB of RAM); nothing for CPU runs, several processes or ZeRO-3, where
+    the trainer or DeepSpeed places the weights."""
+    import torch
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if (config.use_cpu or not torch.cuda.is_available() or int(os.environ.get("WORLD_SIZE", "1")) != 1
+            or is_deepspeed_zero3_enabled()):
+        return {}
+    return {"device_map": {"": torch.cuda.current_device()}}
 
 
 def merge_adapter(adapter: str | Path, output: str | Path) -> Path:

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from chatrecipe.train.args import start_stage
+from chatrecipe.train.fast.checkpointing import fit_activation_checkpointing, longest_batch_tokens
 from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import RecordCheckpoints, finish, save_final
-from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.peft_setup import gpu_placement, load_for_training, peft_config
 from chatrecipe.train.preference_data import evaluate_on_held_out, preference_rows
 from chatrecipe.train.reward_scoring import score_pairs
 
@@ -44,10 +45,14 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     tokenizer = load_tokenizer(model)
     rows, rows_eval, info = preference_rows(train_files, tokenizer, output_dir, config.max_length,
                                             with_margin=True, eval_fraction=args.eval_fraction, seed=seed)
+    pair_lengths = info.pop("lengths")
     evaluate_on_held_out(config, rows_eval)
     network = load_for_training(model, args.method, model_config=model_config,
-                                model_class=AutoModelForSequenceClassification, num_labels=1)
+                                model_class=AutoModelForSequenceClassification, num_labels=1, **gpu_placement(config))
     network.config.pad_token_id = tokenizer.pad_token_id
+    fit_activation_checkpointing(config, section, network, 2 * longest_batch_tokens(
+        pair_lengths, config.per_device_train_batch_size, padded=True),  # chosen and rejected side by side
+        frozen_base=args.method != "full")
     trainer = RewardTrainer(
         model=network, args=config, train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(rows_eval) if rows_eval else None, processing_class=tokenizer,

@@ -17,7 +17,7 @@ from chatrecipe.train.args import start_stage
 from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       save_final)
-from chatrecipe.train.peft_setup import load_for_training, peft_config
+from chatrecipe.train.peft_setup import gpu_placement, load_for_training, peft_config
 
 
 def load_reward_model(reward_model: str):
@@ -59,7 +59,7 @@ def run(section: dict, *, model: str, reward_model: str, prompt_files: list, out
     scorer, scorer_tokenizer = load_reward_model(reward_model)
     tokenizer = load_tokenizer(model)
     trainer = RLOOTrainer(
-        model=load_for_training(model, args.method, model_config=model_config),
+        model=load_for_training(model, args.method, model_config=model_config, **gpu_placement(config)),
         reward_funcs=scorer, args=config, train_dataset=prompts, processing_class=tokenizer,
         reward_processing_classes=scorer_tokenizer, peft_config=peft_config(model_config, args.method),
     )

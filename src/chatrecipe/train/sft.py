@@ -13,17 +13,21 @@ import time
 from pathlib import Path
 
 from chatrecipe.train.args import start_stage
+from chatrecipe.train.fast.checkpointing import fit_activation_checkpointing, longest_batch_tokens
 from chatrecipe.train.fast.logits_head import SFT_EXTRAS, install_lm_head
 from chatrecipe.train.launch import parse_argv
 from chatrecipe.train.outputs import (RecordCheckpoints, TrainingInputError, finish, load_training_records,
                                       reject_too_long, save_final)
-from chatrecipe.train.peft_setup import load_for_training, peft_config
-from chatrecipe.train.templates import check_template, training_template
+from chatrecipe.train.peft_setup import gpu_placement, load_for_training, peft_config
+from chatrecipe.train.templates import check_template, training_template, without_generation_markers
 
 
 def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed: int = 42,
-        eval_files: list | None = None, resume: bool | str = True) -> dict:
-    """Train, save `output_dir/final`, and return the metrics (loss, steps, time, tokens/s)."""
+        eval_files: list | None = None, resume: bool | str = True, callbacks: tuple = ()) -> dict:
+    """Train, save `output_dir/final`, and return the metrics (loss, steps, time, tokens/s).
+
+    `callbacks` are extra `TrainerCallback`s (benchmarks time steady-state steps with one).
+    """
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -32,8 +36,20 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     output_dir = Path(output_dir)
     config, model_config, args, checkpoint = start_stage("sft", section, output_dir, seed, resume)
     tokenizer = load_tokenizer(model)
+    file_template = None
+    if config.chat_template_path and config.chat_template_path.endswith((".jinja", ".j2")):
+        # a template file (the Zephyr recipe's) replaces the model's; TRL would set it only after our checks, so
+        # it is read here and TRL is not asked again. Generation gets the same template without its markers.
+        file_template = Path(config.chat_template_path).read_text(encoding="utf-8")
+        tokenizer.chat_template = without_generation_markers(file_template)
+        config.chat_template_path = None
     generation_template = tokenizer.chat_template
-    train_template = training_template(tokenizer) if config.assistant_only_loss else generation_template
+    if not config.assistant_only_loss:
+        train_template = generation_template
+    elif file_template and file_template != generation_template:  # the file has generation markers
+        train_template = file_template
+    else:
+        train_template = training_template(tokenizer)
     report = check_template(tokenizer, train_template)
     if config.assistant_only_loss and not report.ok:
         raise TrainingInputError("chat template check failed: " + "; ".join(report.problems))
@@ -52,7 +68,9 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     if config.padding_free and not config.packing:
         config.max_length = None  # enforced above by rejecting (and reporting) longer examples, as TRL asks
     tokenizer.chat_template = train_template  # TRL builds the assistant mask from the generation markers
-    policy = load_for_training(model, args.method, model_config=model_config)
+    policy = load_for_training(model, args.method, model_config=model_config, **gpu_placement(config))
+    memory = fit_activation_checkpointing(config, section, policy, longest_batch_tokens(
+        lengths, config.per_device_train_batch_size, padded=not config.padding_free), frozen_base=args.method != "full")
     trainer = SFTTrainer(
         model=policy,
         args=config,
@@ -63,6 +81,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     )
     lm_head = install_lm_head(trainer, args.lm_head, SFT_EXTRAS)
     trainer.add_callback(RecordCheckpoints(output_dir, stage="sft", base_model=model, method=args.method))
+    for callback in callbacks:
+        trainer.add_callback(callback)
     started = time.time()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = max(result.metrics.get("train_runtime", time.time() - started), 1e-9)
@@ -71,7 +91,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
              "resumed_from": checkpoint,
              "tokens_per_second": round(trained / seconds, 1) if trained and not checkpoint else None,
              "settings": {**_settings(config, model_config, args), "lm_head": lm_head,
-                          "attention": policy.config._attn_implementation}}
+                          "attention": policy.config._attn_implementation},
+             **({"memory_estimate": memory} if memory else {})}
     save_final(trainer, tokenizer, output_dir, base_model=model, method=args.method,
                generation_template=generation_template, stage="sft")
     return finish(trainer, output_dir, result, started, extra,
@@ -83,7 +104,9 @@ def _settings(config, model_config, args) -> dict:
                 "learning_rate": config.learning_rate, "lr_scheduler_type": getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type),
                 "per_device_train_batch_size": config.per_device_train_batch_size,
                 "gradient_accumulation_steps": config.gradient_accumulation_steps, "bf16": config.bf16,
-                "padding_free": config.padding_free, "activation_checkpointing": config.activation_checkpointing}
+                "padding_free": config.padding_free, "activation_checkpointing": config.activation_checkpointing,
+                "optim": getattr(config.optim, "value", config.optim), "use_liger_kernel": config.use_liger_kernel,
+                "dtype": model_config.dtype}
     if args.method != "full":
         settings.update(lora_r=model_config.lora_r, lora_alpha=model_config.lora_alpha,
                         lora_dropout=model_config.lora_dropout)

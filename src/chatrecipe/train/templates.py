@@ -35,6 +35,14 @@ CHATML_TRAINING_TEMPLATE = (
 )
 
 
+def without_generation_markers(template: str) -> str:
+    """The generation twin of a training template: the same text without `{% generation %}` markers (the check
+    before training confirms that both render the same)."""
+    import re
+
+    return re.sub(r"\{%-?\s*(end)?generation\s*-?%\}", "", template)
+
+
 class TemplateError(ValueError):
     """A template that would train the model wrongly; the message says what to change."""
 

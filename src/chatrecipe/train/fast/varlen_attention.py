@@ -14,6 +14,10 @@ row and drops the masked ones afterwards:
 packed example with the causal flag and no mask, and on a right-padded batch with the causal flag and no mask.
 Anything else (left padding, generation with a cache, custom masks) goes to transformers' SDPA unchanged. The
 outputs at every real token are the masked computation's.
+
+On a CUDA GPU with bf16/fp16 activations, a packed row goes to PyTorch's own variable-length flash kernel
+(`torch.nn.attention.varlen.varlen_attn`, PyTorch >= 2.9) in one call instead of one SDPA call per example: the
+same causal attention within each example, no flash-attn package needed. Elsewhere the per-example loop runs.
 """
 
 from __future__ import annotations
@@ -27,17 +31,81 @@ def varlen_sdpa_forward(module, query, key, value, attention_mask, cu_seq_lens_q
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     same_length = query.shape[2] == key.shape[2]  # no cache: training or a first forward
+    window = kwargs.get("sliding_window")  # Mistral's: attention reaches only this far back
     if same_length and cu_seq_lens_q is not None and query.shape[0] == 1 and len(cu_seq_lens_q) > 2:
-        kwargs.pop("is_causal", None)
         bounds = cu_seq_lens_q.tolist()
+        within_window = not window or max(b - a for a, b in zip(bounds[:-1], bounds[1:])) <= window
+        if flash_varlen_available(query, window if not within_window else None):
+            kwargs.pop("is_causal", None)
+            return flash_varlen(query, key, value, cu_seq_lens_q, kwargs.get("max_length_q"),
+                                scaling=kwargs.get("scaling"), window=None if within_window else window), None
+        if not within_window:  # an example longer than the window: the sliding-window mask must apply
+            return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        kwargs.pop("is_causal", None)
         outputs = [sdpa_attention_forward(module, query[:, :, start:end], key[:, :, start:end],
                                           value[:, :, start:end], None, is_causal=True, **kwargs)[0]
                    for start, end in zip(bounds[:-1], bounds[1:])]
         return torch.cat(outputs, dim=1), None
-    if same_length and getattr(module, "is_causal", True) and is_right_padding_mask(attention_mask):
+    if same_length and getattr(module, "is_causal", True) and (not window or query.shape[2] <= window) \
+            and is_right_padding_mask(attention_mask):
         kwargs.pop("is_causal", None)
         return sdpa_attention_forward(module, query, key, value, None, is_causal=True, **kwargs)
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+def flash_varlen_available(query, window: int | None = None) -> bool:
+    """PyTorch's variable-length flash kernel exists here and takes these activations: on CUDA, in half precision
+    or under autocast (fp32 master weights make the rotated q/k fp32; SDPA would cast them, so this does too), and
+    with a sliding `window` only where the kernel's wrapper takes one."""
+    import torch
+
+    if not query.is_cuda:
+        return False
+    if query.dtype not in (torch.float16, torch.bfloat16) and not torch.is_autocast_enabled("cuda"):
+        return False
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return False
+    return window is None or "window_size" in _parameters(varlen_attn)
+
+
+def _parameters(function) -> dict:
+    import inspect
+
+    return inspect.signature(function).parameters
+
+
+def flash_varlen(query, key, value, cu_seq_lens, max_length=None, scaling=None, window: int | None = None):
+    """Causal attention within each packed example of a (1, heads, tokens, dim) row, in one flash-kernel call.
+
+    Returns (1, tokens, heads, dim), the layout transformers' attention functions return. The keyword for
+    "causal" changed across PyTorch versions (`is_causal` in 2.9/2.10, `window_size=(-1, 0)` later), and grouped
+    key/value heads are repeated where the kernel's wrapper has no `enable_gqa`.
+    """
+    import torch
+    from torch.nn.attention.varlen import varlen_attn
+
+    accepted = _parameters(varlen_attn)
+    dtype = query.dtype if query.dtype in (torch.float16, torch.bfloat16) else torch.get_autocast_dtype("cuda")
+    q, k, v = (t[0].transpose(0, 1).to(dtype) for t in (query, key, value))  # (tokens, heads, dim)
+    options = {}
+    if k.shape[1] != q.shape[1]:
+        if "enable_gqa" in accepted:
+            options["enable_gqa"] = True
+        else:
+            groups = q.shape[1] // k.shape[1]
+            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    if "window_size" in accepted:
+        options["window_size"] = (window - 1 if window else -1, 0)  # as transformers' flash path counts it
+    else:
+        options["is_causal"] = True
+    if scaling is not None and "scale" in accepted:
+        options["scale"] = scaling
+    cu = cu_seq_lens.to(device=q.device, dtype=torch.int32)
+    longest = int(max_length) if max_length else int((cu[1:] - cu[:-1]).max())
+    out = varlen_attn(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, longest, longest, **options)
+    return out[None]
 
 
 _last_checked: list = [None, False]  # every layer gets the same mask tensor: check it once per forward
