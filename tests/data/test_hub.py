@@ -58,3 +58,13 @@ def test_hub_id_with_a_cold_cache_says_how_to_warm_it(tmp_path):
     assert "offline mode" in error and "datasets.load_dataset('HuggingFaceH4/ultrachat_200k')" in error
     missing_file = run("data/train.jsonl", tmp_path)["error"]  # a path with a suffix is a missing file, not an id
     assert missing_file == "data/train.jsonl: no such file or folder; check the path"
+
+
+def test_one_split_of_a_hub_dataset(tmp_path):
+    """`owner/name[split]`, as the Zephyr recipe names ultrachat_200k's SFT rows."""
+    warm_cache(tmp_path, "HuggingFaceH4/ultrachat_200k")
+    result = run("HuggingFaceH4/ultrachat_200k[train_sft]", tmp_path)
+    assert (result["format"], result["records"], result["rejected"]) == ("h4", 2, 1)
+    assert result["files"] == ["HuggingFaceH4/ultrachat_200k[train_sft]"]
+    missing = run("HuggingFaceH4/ultrachat_200k[test_gen]", tmp_path)["error"]
+    assert missing.startswith("HuggingFaceH4/ultrachat_200k[test_gen]: no such file or folder, and not a Hub")

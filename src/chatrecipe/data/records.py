@@ -272,8 +272,9 @@ def _iter_hub_dataset(name: str) -> Iterator[Row]:
         splits = load_hub_splits(name)
     except HubDatasetError as exc:
         raise RecordFileError(str(exc)) from None
+    base = name.split("[", 1)[0]
     for split, dataset in splits:
-        yield from _iter_table(iter(dataset), f"{name}[{split}]", 1)
+        yield from _iter_table(iter(dataset), f"{base}[{split}]", 1)
 
 
 def rejection(row: Row, reason: str, field: str | None = None) -> dict:
