@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from chatrecipe.cli import app
 from chatrecipe.data.classify import (EmbeddingClassifier, Prediction, classify_records, evaluate, load_labelled,
-                                      parse_category, request_text)
+                                      parse_category, request_parts, request_text)
 from chatrecipe.data.records import RecordFileError, read_jsonl
 from chatrecipe.data.resources import resource_path
 from chatrecipe.data.schema import CATEGORIES
@@ -32,14 +32,16 @@ def classifier(embedder, tmp_path_factory):
     return EmbeddingClassifier.fit(embedder=embedder, cache_dir=tmp_path_factory.mktemp("classify-cache"))
 
 
-def test_request_text_is_first_user_turn_or_last_prompt_turn():
+def test_request_text_is_the_first_user_turn_with_the_system_prompt():
     conversation = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first"},
                                  {"role": "assistant", "content": "a"}, {"role": "user", "content": "second"},
                                  {"role": "assistant", "content": "b"}]}
     pair = {"prompt": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
                        {"role": "user", "content": "q2"}], "chosen": "x", "rejected": "y"}
-    assert request_text(conversation) == "first"
-    assert request_text(pair) == "q2"
+    assert request_parts(conversation) == ("be brief", "first")
+    assert "first" in request_text(conversation) and "be brief" in request_text(conversation)
+    assert request_text(pair) == "q1"  # the dialog's task, not its last follow-up
+    assert request_text({"prompt": "just text"}) == "just text"
     assert request_text({"question_id": 1, "turns": ["t1", "t2"]}) == "t1"
 
 
@@ -70,8 +72,9 @@ def test_heldout_accuracy_meets_the_goal(classifier):
 
 def test_heldout_never_in_training():
     train, _ = load_labelled("classify:train.jsonl")
-    heldout, _ = load_labelled("classify:heldout.jsonl")
-    assert not {t.strip().lower() for t in train} & {t.strip().lower() for t in heldout}
+    for name in ("classify:heldout.jsonl", "classify:heldout-realworld.jsonl"):
+        heldout, _ = load_labelled(name)
+        assert not {t.strip().lower() for t in train} & {t.strip().lower() for t in heldout}
 
 
 def test_cache_is_keyed_by_training_file(embedder, tmp_path):

@@ -285,12 +285,15 @@ def decontaminate(
     from chatrecipe.data.records import read_jsonl
 
     result = _load_any(files)
-    clean, report = run(result.records, [read_jsonl(p) for p in eval_files], n=n)
-    for item in report[:50]:
+    checked = run(result.records, {str(p): read_jsonl(p) for p in eval_files}, n=n)
+    for item in checked.matches[:50]:
         typer.echo(json.dumps(item))
-    typer.echo(f"{len(report)} contaminated of {len(result.records)}")
+    for row in checked.sets:
+        typer.echo(f"{row['eval_set']}: {row['items']} items, {row['texts']} texts: {row['by_ngram']} checked by "
+                   f"{n}-grams, {row['whole']} shorter ones matched whole; {row['contaminated']} training records hit")
+    typer.echo(f"{len(checked.matches)} contaminated of {len(result.records)}")
     if output:
-        _write(output, clean, result.rejected)
+        _write(output, checked.clean, result.rejected)
 
 
 @app.command("filter")
@@ -306,9 +309,10 @@ def filter_command(
     from chatrecipe.models import load_tokenizer
 
     result = _load_any(files)
-    kept, rejected = filter_records(result.records, tokenizer=load_tokenizer(tokenizer) if max_tokens else None,
-                                    max_tokens=max_tokens, latin_only=latin_only)
-    _write(output, kept, result.rejected + rejected)
+    filtered = filter_records(result.records, tokenizer=load_tokenizer(tokenizer) if max_tokens else None,
+                              max_tokens=max_tokens, latin_only=latin_only)
+    typer.echo(filtered.summary())
+    _write(output, filtered.kept, result.rejected + filtered.rejected)
 
 
 @app.command()
@@ -324,8 +328,10 @@ def mix(
     from chatrecipe.data.mixes import load_mix
 
     result = _load_any(files)
-    records, table = run_mix(result.records, load_mix(target), size, seed)
-    for row in table:
-        typer.echo(f"{row['category']:<15} target {row['target_percent']:5.1f}%  taken {row['taken']:>5} of "
-                   f"{row['available']:>5}  achieved {row['achieved_percent']:5.1f}%")
-    _write(output, records, result.rejected)
+    mixed = run_mix(result.records, load_mix(target), size, seed)
+    for row in mixed.table:
+        typer.echo(f"{row['category']:<15} target {row['target_percent']:5.1f}%  asked {row['asked']:>5}  taken "
+                   f"{row['taken']:>5} of {row['available']:>5}  achieved {row['achieved_percent']:5.1f}%")
+    for message in mixed.messages():
+        typer.echo(f"warning: {message}", err=True)
+    _write(output, mixed.records, result.rejected)

@@ -58,33 +58,54 @@ class Prediction:
 
 
 def request_text(record: dict) -> str | None:
-    """The request to classify: first user turn of a conversation, last user turn of a pair's prompt."""
-    if "messages" in record:
-        users = [m["content"] for m in record["messages"] if m.get("role") == "user"]
-        return users[0] if users else None
-    if "prompt" in record:
-        prompt = record["prompt"]
-        if isinstance(prompt, str):
-            return prompt
-        users = [m["content"] for m in prompt if m.get("role") == "user"]
-        return users[-1] if users else None
+    """The request to classify: the system prompt (if any) and the first user turn, of any record kind.
+
+    The task of a conversation is set where it starts: in HH-RLHF and OpenAssistant dialogs the later user
+    turns are follow-ups ("thanks! shorter please", "I like 1, 3, 4, 6, 7.") that look like other tasks, so a
+    preference pair's prompt is read from its first user turn too, like a conversation and a question.
+    """
+    system, user = request_parts(record)
+    if user is None:
+        return None
+    return f"{user}\n\n{system}" if system else user
+
+
+def request_parts(record: dict) -> tuple[str | None, str | None]:
+    """(system prompt or None, first user turn or None) of a conversation, prompt, preference pair or question."""
+    messages = record.get("messages", record.get("prompt"))
+    if isinstance(messages, str):
+        return None, messages
+    if isinstance(messages, list):
+        system = next((m["content"] for m in messages[:1] if m.get("role") == "system"), None)
+        return system, next((m["content"] for m in messages if m.get("role") == "user"), None)
     if isinstance(record.get("turns"), list) and record["turns"]:
-        return record["turns"][0]
-    return None
+        return None, record["turns"][0]
+    return None, None
+
+
+def is_unlabelled(record: dict, field: str = "category") -> bool:
+    """No category, or "other" that no classifier gave (what validation fills in for a record without one)."""
+    meta = record.get("metadata") or {}
+    return record.get(field) in UNLABELLED and (not meta.get("category_source") or bool(meta.get("category_error")))
 
 
 def load_labelled(path: str | Path = TRAIN) -> tuple[list[str], list[str]]:
-    """(prompts, categories) of a labelled file with `prompt` and `category` per line; a bad line is an error."""
+    """(request texts, categories) of a labelled file; a bad line is an error naming file and line.
+
+    A line is `{"category": ..., "prompt": "text"}`, or a conversation / prompt in `messages` (the text is then
+    its `request_text`: system prompt and first user turn, as for the records classified).
+    """
     path = resource_path(path)
     prompts, labels = [], []
     for row in iter_rows(path):
         data = row.data or {}
-        if row.error or not isinstance(data.get("prompt"), str) or not data["prompt"].strip():
-            raise RecordFileError(f"{row.file}:{row.line}: {row.error or 'needs a non-empty `prompt`'}")
+        text = request_text(data) if not row.error else None
+        if row.error or not isinstance(text, str) or not text.strip():
+            raise RecordFileError(f"{row.file}:{row.line}: {row.error or 'needs a non-empty `prompt` or a user turn in `messages`'}")
         if data.get("category") not in CATEGORIES:
             raise RecordFileError(f"{row.file}:{row.line}: category {data.get('category')!r} is not one of "
                                   f"{', '.join(CATEGORIES)}")
-        prompts.append(data["prompt"])
+        prompts.append(text)
         labels.append(data["category"])
     if len(set(labels)) < 2:
         raise RecordFileError(f"{path}: needs labelled prompts of at least two categories")
@@ -214,7 +235,7 @@ def classify_records(records: list[dict], classifier, *, overwrite: bool = False
     Args:
         records: Validated conversation, preference or question records.
         classifier: An EmbeddingClassifier or JudgeClassifier (anything with `predict` and `source`).
-        overwrite: Replace categories that are already set (other than "other").
+        overwrite: Replace categories that are already set (see `is_unlabelled` for what counts as unset).
         field: Where the label goes; `category` by default, another name keeps the existing one for comparison.
         progress: Called with the number of records just labelled.
 
@@ -226,7 +247,7 @@ def classify_records(records: list[dict], classifier, *, overwrite: bool = False
     source = classifier.source
     todo, texts, failed = [], [], []
     for index, record in enumerate(records):
-        if not overwrite and record.get(field) not in UNLABELLED:
+        if not overwrite and not is_unlabelled(record, field):
             continue
         text = request_text(record)
         if not text or not text.strip():
@@ -247,8 +268,40 @@ def classify_records(records: list[dict], classifier, *, overwrite: bool = False
     return ClassifyResult(out, failed, counts)
 
 
+def classify_missing(records: list[dict], classifier=None, *, progress: Callable[[int], None] | None = None,
+                     ) -> ClassifyResult:
+    """Label the records that have no category, so a task table or a mix of converted public data means something.
+
+    Converted HH-RLHF, OpenAssistant or ShareGPT records carry no category, and validation makes them "other":
+    a task table of such a set is 100% "other" and a mix of it is empty. This is the call `data stats`, `data
+    mix` and the recipe's data stage make first. The classifier is built only when some record needs it (the
+    offline embedding classifier unless one is given).
+
+    Returns:
+        A ClassifyResult whose counts add `unlabelled` (records that needed a label) to classified/kept/failed.
+    """
+    missing = sum(is_unlabelled(r) for r in records)
+    if not missing:
+        return ClassifyResult(list(records), [], {"records": len(records), "unlabelled": 0, "classified": 0,
+                                                  "failed": 0, "kept": len(records)})
+    result = classify_records(records, classifier or EmbeddingClassifier.fit(), progress=progress)
+    result.counts["unlabelled"] = missing
+    return result
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | tuple[None, None]:
+    """Wilson score interval for a proportion (scipy's; `data` keeps to the ground floor, so not chatrecipe.stats)."""
+    if not n:
+        return None, None
+    from scipy.stats import binomtest
+
+    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return round(float(interval.low), 3), round(float(interval.high), 3)
+
+
 def evaluate(classifier, heldout: str | Path = HELDOUT) -> dict:
-    """Accuracy, per-category recall and the confusion matrix on a labelled file the classifier never saw."""
+    """Accuracy with its Wilson interval, per-category recall with theirs, and the confusion matrix, on a
+    labelled file the classifier never saw (`per_category` rows: category, n, correct, recall, low, high)."""
     from sklearn.metrics import confusion_matrix
 
     prompts, truth = load_labelled(heldout)
@@ -257,7 +310,12 @@ def evaluate(classifier, heldout: str | Path = HELDOUT) -> dict:
     labels = list(CATEGORIES) + (["(failed)"] if "(failed)" in predicted else [])
     matrix = confusion_matrix(truth, predicted, labels=labels)
     recall = {c: round(float(matrix[i, i] / matrix[i].sum()), 3) for i, c in enumerate(CATEGORIES) if matrix[i].sum()}
+    per_category = [{"category": c, "n": int(matrix[i].sum()), "correct": int(matrix[i, i]), "recall": recall[c],
+                     **dict(zip(("low", "high"), wilson_interval(matrix[i, i], matrix[i].sum())))}
+                    for i, c in enumerate(CATEGORIES) if matrix[i].sum()]
+    correct = int(sum(p == t for p, t in zip(predicted, truth)))
+    low, high = wilson_interval(correct, len(prompts))
     return {"heldout": str(resource_path(heldout)), "source": classifier.source, "n": len(prompts),
-            "accuracy": round(float(np.mean([p == t for p, t in zip(predicted, truth)])), 4),
-            "failed": predicted.count("(failed)"), "recall": recall, "labels": labels,
-            "confusion": matrix.tolist()}
+            "correct": correct, "accuracy": round(correct / len(prompts), 4), "accuracy_low": low,
+            "accuracy_high": high, "failed": predicted.count("(failed)"), "recall": recall,
+            "per_category": per_category, "labels": labels, "confusion": matrix.tolist()}

@@ -111,13 +111,17 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
         report["duplicate_clusters"] = clusters
     if args.decontaminate and questions:
         before = len(records)
-        records, contaminated = decontaminate(records, [questions], n=args.ngram)
+        decontaminated = decontaminate(records, {"questions": questions}, n=args.ngram)
+        records = decontaminated.clean
         counts["contaminated"] = before - len(records)
-        report["contamination"] = contaminated
+        report["contamination"] = decontaminated.matches
+        report["contamination_checked"] = decontaminated.sets
     if args.max_tokens:
-        records, rejected = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
-        counts["filtered"] = len(rejected)
-        removed += rejected
+        filtered = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
+        records = filtered.kept
+        counts["filtered"] = len(filtered.rejected)
+        counts["filtered_by"] = filtered.by_filter
+        removed += filtered.rejected
     return records, removed, report
 
 
