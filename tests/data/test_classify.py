@@ -20,18 +20,6 @@ from chatrecipe.data.schema import CATEGORIES
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    from chatrecipe.data.embeddings import Embedder
-
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def classifier(embedder, tmp_path_factory):
-    return EmbeddingClassifier.fit(embedder=embedder, cache_dir=tmp_path_factory.mktemp("classify-cache"))
-
-
 def test_request_text_is_the_first_user_turn_with_the_system_prompt():
     conversation = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first"},
                                  {"role": "assistant", "content": "a"}, {"role": "user", "content": "second"},
@@ -174,8 +162,8 @@ def test_judge_cli_counts_unparseable_answers_as_failures(tmp_path, monkeypatch)
     assert any(m[-1]["content"] == "<request>\nWrite a Python function to add\n</request>" for m in sent)
 
 
-def test_cli_evaluate_and_label(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+def test_cli_evaluate_and_label(tmp_path, monkeypatch, classifier, classify_home):
+    monkeypatch.setenv("CHATRECIPE_HOME", str(classify_home))
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({"messages": [{"role": "user", "content": "Solve for x: 3x + 5 = 20."},
                                              {"role": "assistant", "content": "x = 5"}]}) + "\n")
@@ -189,4 +177,4 @@ def test_cli_evaluate_and_label(tmp_path, monkeypatch):
     assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
     [record] = read_jsonl(out)
     assert record["category"] == "math" and 0 < record["metadata"]["category_confidence"] <= 1
-    assert list((tmp_path / "home" / "classify").glob("*.npz"))
+    assert record["metadata"]["category_source"] == classifier.source  # the CLI found the fit in the cache

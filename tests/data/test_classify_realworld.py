@@ -7,21 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from chatrecipe.data.classify import (EmbeddingClassifier, Prediction, classify_missing, classify_records, evaluate,
+from chatrecipe.data.classify import (Prediction, classify_missing, classify_records, evaluate,
                                       is_unlabelled, request_text)
 from chatrecipe.data.convert import convert
 from chatrecipe.data.requests import load_requests
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    from chatrecipe.data.embeddings import Embedder
-
-    return EmbeddingClassifier.fit(embedder=Embedder(), cache_dir=tmp_path_factory.mktemp("classify-cache"))
 
 
 def test_realworld_multiturn_heldout_meets_the_goal(classifier):
@@ -113,3 +104,22 @@ def test_classify_missing_labels_only_unlabelled_records():
     assert result.counts == {"records": 3, "classified": 1, "failed": 0, "kept": 2, "unlabelled": 1}
     again = classify_missing(result.records, _Counting())  # a labelled set is left as it is, no classifier run
     assert again.counts["unlabelled"] == 0 and again.records == result.records
+
+
+def test_cli_classifies_a_prompt_file(tmp_path, monkeypatch, classifier, classify_home):
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+    from chatrecipe.data.records import read_jsonl
+
+    monkeypatch.setenv("CHATRECIPE_HOME", str(classify_home))
+    prompts = tmp_path / "prompts.jsonl"
+    rows = [{"id": "a", "messages": [{"role": "user", "content": "hey can you write me a limerick about my cat"}]},
+            {"id": "b", "messages": [{"role": "user", "content": "What is 12% of 250?"},
+                                     {"role": "assistant", "content": "30"}, {"role": "user", "content": "thanks!"}]}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "labelled.jsonl"
+    result = CliRunner().invoke(app, ["data", "classify", str(prompts), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 classified" in result.output and "rejected" not in result.output
+    assert [r["category"] for r in read_jsonl(out)] == ["generation", "math"]
