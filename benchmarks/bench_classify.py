@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from chatrecipe.data.classify import (HELDOUT, HELDOUT_REALWORLD, TRAIN, EmbeddingClassifier, evaluate,
-                                      load_labelled, wilson_interval)
+from chatrecipe.data.classify import HELDOUT, HELDOUT_REALWORLD, TRAIN, EmbeddingClassifier, evaluate, load_labelled
 from chatrecipe.data.embeddings import Embedder
 from chatrecipe.data.records import read_jsonl
 from chatrecipe.data.resources import resource_path
+from chatrecipe.stats import wilson_bounds
 
 
 def _last_user_turn(record: dict) -> str:
@@ -28,10 +28,11 @@ def _last_user_turn(record: dict) -> str:
 
 
 def _report(name: str, result: dict) -> None:
-    print(f"\n{name}: {result['correct']}/{result['n']} = {result['accuracy']:.1%} "
-          f"[{result['accuracy_low']:.1%}, {result['accuracy_high']:.1%}]")
-    print("  " + "  ".join(f"{r['category']} {r['correct']}/{r['n']} [{r['low']:.2f}, {r['high']:.2f}]"
-                           for r in result["per_category"]))
+    _, low, high = wilson_bounds(result["correct"], result["n"])
+    print(f"\n{name}: {result['correct']}/{result['n']} = {result['accuracy']:.1%} [{low:.1%}, {high:.1%}]")
+    for row in result["per_category"]:
+        _, low, high = wilson_bounds(row["correct"], row["n"])
+        print(f"  {row['category']:<15} {row['correct']:>3}/{row['n']:<3} {row['recall']:.2f} [{low:.2f}, {high:.2f}]")
 
 
 class _OldClassifier(EmbeddingClassifier):
@@ -66,7 +67,7 @@ def cross_validate(embedder: Embedder) -> None:
         predicted = cross_val_predict(LogisticRegression(C=3.0, max_iter=5000), features, labels,
                                       cv=StratifiedKFold(5, shuffle=True, random_state=0))
         correct = int((predicted == labels).sum())
-        low, high = wilson_interval(correct, len(labels))
+        _, low, high = wilson_bounds(correct, len(labels))
         print(f"  views {'+'.join(map(str, views)):>8}: {correct / len(labels):.3f} [{low:.3f}, {high:.3f}]",
               flush=True)
 

@@ -171,10 +171,14 @@ def test_cli_evaluate_and_label(tmp_path, monkeypatch, classifier, classify_home
     result = runner.invoke(app, ["data", "classify", str(data), "-o", str(out), "--evaluate",
                                  "--plots", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
-    assert "accuracy:" in result.output and "true \\ predicted" in result.output
-    report = json.loads((tmp_path / "eval" / "classify-eval.json").read_text())
-    assert report["labels"][: len(CATEGORIES)] == list(CATEGORIES)
-    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+    assert "true \\ predicted" in result.output and "(95% Wilson)" in result.output
+    for stem, n in (("heldout", 216), ("heldout-realworld", 192)):  # both held-out sets by default
+        report = json.loads((tmp_path / "eval" / f"{stem}-eval.json").read_text())
+        assert report["labels"][: len(CATEGORIES)] == list(CATEGORIES) and report["n"] == n
+        assert report["accuracy_low"] < report["accuracy"] < report["accuracy_high"]
+        assert all(row["low"] <= row["recall"] <= row["high"] for row in report["per_category"])
+        assert f"accuracy: {report['accuracy']:.1%} [" in result.output
+        assert (tmp_path / "eval" / f"{stem}-confusion.png").stat().st_size > 1000
     [record] = read_jsonl(out)
     assert record["category"] == "math" and 0 < record["metadata"]["category_confidence"] <= 1
     assert record["metadata"]["category_source"] == classifier.source  # the CLI found the fit in the cache

@@ -62,7 +62,7 @@ def test_sft_refusals_on_by_default_off_by_switch_and_counted_by_reason():
     default = filter_records(records)
     assert [r["id"] for r in default.kept] == ["b", "c", "e"]
     assert default.by_filter == {"refusal": 1, "placeholder": 1}
-    assert default.summary() == "kept 3, removed 2 (refusal 1, placeholder 1)"
+    assert default.summary() == "kept 3, removed 2 (placeholder 1, refusal 1)"
     assert [r["id"] for r in filter_records(records, refusals=False).kept] == ["a", "b", "c", "e"]
     assert [r["id"] for r in filter_records(records, placeholders=False, refusals=False).kept] == list("abcde")
     latin = filter_records(records, latin_only=True)

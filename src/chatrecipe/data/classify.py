@@ -1,13 +1,14 @@
 """Task categories for every record: which kind of request (generation, open_qa, coding, ...) each example is.
 
-Run as: `chatrecipe data classify train.jsonl -o labelled.jsonl [--method judge --judge openai:gpt-4o-mini]`,
-and `chatrecipe data classify --evaluate` for accuracy and the confusion matrix on the held-out prompts.
+Run as: `chatrecipe data classify prompts.jsonl -o labelled.jsonl [--method judge --judge openai:gpt-4o-mini]`,
+and `chatrecipe data classify --evaluate` for accuracy per category and the confusion matrix on the held-out
+prompts (`classify:heldout.jsonl`, clean single turns) and dialogs (`classify:heldout-realworld.jsonl`).
 
 The text classified is the request: the first user turn of any record (conversation, prompt, preference
 pair, MT-Bench question) followed by its system prompt. The first turn sets a dialog's task; in HH-RLHF and
 OpenAssistant the later user turns are follow-ups ("I like 1, 3, 4, 6, 7.", "thanks! shorter?") that a
-last-turn classifier files under math or chat (27.6% right on the real-world held-out dialogs, against 79.2%
-for the first turn with the same model). Two methods:
+last-turn classifier files under math or chat (the old classifier: 27.6% right on the real-world held-out
+dialogs at their last user turn, 81.2% at their first). Two methods:
 
 - `embeddings` (default, offline): all-MiniLM-L6-v2 sentence embeddings (chatrecipe.data.embeddings) and a
   scikit-learn logistic regression trained on the project's labelled prompts (`classify:train.jsonl`: clean
@@ -16,14 +17,17 @@ for the first turn with the same model). Two methods:
   changed training file retrains and parallel runs cannot collide. The request is embedded twice (`VIEWS`):
   its first 12 tokens, where a request states its task, and its first 128, which also hold what a short head
   misses (the "tl;dr?" after a pasted text, a greeting before the task, the system prompt). In 5-fold
-  cross-validation on the training prompts (benchmarks/bench_classify.py) one view of 12 tokens scored 0.765,
-  24: 0.747, 32: 0.735, 64: 0.726, 128: 0.728, head+tail words 0.714-0.743; the two views side by side 0.812.
+  cross-validation on the 679 training prompts (`python benchmarks/bench_classify.py --cv`) one view scored
+  0.772 at 12 tokens, 0.750 at 24, 0.732 at 32, 0.726 at 64 and 128 (longer heads add noise: a greeting or a
+  pasted text), while two views side by side scored 0.813 (12+64), 0.817 (12+128 and 12+256), 0.786 (16+128);
+  12+128 holds whole requests of typical length at half the cost of 12+256.
 - `judge`: an LLM answers with one category in `[[...]]` (prompt: `classify:judge-prompt.txt`). `data` does not
   know backends, so the caller passes a `chat(conversations) -> results` function (results with `.text` and
   `.error`); an unparseable answer is a counted failure with its error, never a default category.
 
-A record keeps the category it has unless `overwrite`; "other" (also what a record without a category gets
-on validation) counts as unlabelled. Where a label came from goes into `metadata.category_source`, with
+A record keeps the category it has unless `overwrite`; "other" that no classifier gave (what validation fills
+in for a record without a category) counts as unlabelled (`is_unlabelled`), and `classify_missing` labels
+exactly those, for the stats, the mix and the recipe's data stage. Where a label came from goes into `metadata.category_source`, with
 `metadata.category_confidence` (the classifier's probability) for the embeddings method.
 """
 
@@ -312,19 +316,12 @@ def classify_missing(records: list[dict], classifier=None, *, progress: Callable
     return result
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | tuple[None, None]:
-    """Wilson score interval for a proportion (scipy's; `data` keeps to the ground floor, so not chatrecipe.stats)."""
-    if not n:
-        return None, None
-    from scipy.stats import binomtest
-
-    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return round(float(interval.low), 3), round(float(interval.high), 3)
-
-
 def evaluate(classifier, heldout: str | Path = HELDOUT) -> dict:
-    """Accuracy with its Wilson interval, per-category recall with theirs, and the confusion matrix, on a
-    labelled file the classifier never saw (`per_category` rows: category, n, correct, recall, low, high)."""
+    """Accuracy, per-category recall and the confusion matrix on a labelled file the classifier never saw.
+
+    `correct` and the `per_category` rows (category, n, correct, recall) are the counts that intervals are
+    computed from (chatrecipe.stats, one floor up: `data` imports nothing outside itself).
+    """
     from sklearn.metrics import confusion_matrix
 
     prompts, truth = load_labelled(heldout)
@@ -333,12 +330,9 @@ def evaluate(classifier, heldout: str | Path = HELDOUT) -> dict:
     labels = list(CATEGORIES) + (["(failed)"] if "(failed)" in predicted else [])
     matrix = confusion_matrix(truth, predicted, labels=labels)
     recall = {c: round(float(matrix[i, i] / matrix[i].sum()), 3) for i, c in enumerate(CATEGORIES) if matrix[i].sum()}
-    per_category = [{"category": c, "n": int(matrix[i].sum()), "correct": int(matrix[i, i]), "recall": recall[c],
-                     **dict(zip(("low", "high"), wilson_interval(matrix[i, i], matrix[i].sum())))}
+    per_category = [{"category": c, "n": int(matrix[i].sum()), "correct": int(matrix[i, i]), "recall": recall[c]}
                     for i, c in enumerate(CATEGORIES) if matrix[i].sum()]
     correct = int(sum(p == t for p, t in zip(predicted, truth)))
-    low, high = wilson_interval(correct, len(prompts))
     return {"heldout": str(resource_path(heldout)), "source": classifier.source, "n": len(prompts),
-            "correct": correct, "accuracy": round(correct / len(prompts), 4), "accuracy_low": low,
-            "accuracy_high": high, "failed": predicted.count("(failed)"), "recall": recall,
-            "per_category": per_category, "labels": labels, "confusion": matrix.tolist()}
+            "correct": correct, "accuracy": round(correct / len(prompts), 4), "failed": predicted.count("(failed)"),
+            "recall": recall, "per_category": per_category, "labels": labels, "confusion": matrix.tolist()}

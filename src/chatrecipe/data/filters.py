@@ -106,7 +106,7 @@ class FilterResult:
     by_filter: dict[str, int]
 
     def summary(self) -> str:
-        removed = ", ".join(f"{name} {n}" for name, n in sorted(self.by_filter.items(), key=lambda kv: -kv[1]))
+        removed = ", ".join(f"{name} {n}" for name, n in sorted(self.by_filter.items(), key=lambda kv: (-kv[1], kv[0])))
         return f"kept {len(self.kept)}, removed {len(self.rejected)}" + (f" ({removed})" if removed else "")
 
 

@@ -27,6 +27,7 @@ from chatrecipe.data.text import completion_text, prompt_text
 LENGTH_COLUMNS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 PARTS = ("prompt", "completion", "total")
 CHUNK = 4096
+SMALL_SAMPLE = 30  # below this a task table's percentages say little (one record is over 3 points)
 
 
 def as_tokenizer(tokenizer):
@@ -226,13 +227,17 @@ def task_warnings(unlabelled: int, records: int) -> list[str]:
     A converted public set has no categories and validation calls every record "other", so its task table is
     100% "other": that is a missing label, not a finding about the data.
     """
+    out = []
+    if 0 < records < SMALL_SAMPLE:
+        out.append(f"only {records} records: one record moves a category's share by {100 / records:.0f} points, "
+                   "so read the percentages as rough")
     if not unlabelled or not records:
-        return []
+        return out
     share = unlabelled / records
     verdict = "the task table is uninformative" if share > 0.5 else "the task table undercounts the other categories"
-    return [f"{unlabelled} of {records} records ({100 * share:.0f}%) have no task category and count as 'other': "
-            f"{verdict}. Label them with `chatrecipe data classify FILE -o OUT` (or the recipe's data.classify: "
-            "true), then rerun."]
+    return out + [f"{unlabelled} of {records} records ({100 * share:.0f}%) have no task category and count as "
+                  f"'other': {verdict}. Label them with `chatrecipe data classify FILE -o OUT` (or the recipe's "
+                  "data.classify: true), then rerun."]
 
 
 def _rows(table: pd.DataFrame) -> list[dict]:
