@@ -1,6 +1,6 @@
 """Task-category accuracy, side by side in one run: the old set-up (clean prompts only, one 12-token view, a
 pair's last user turn) against the shipped one (clean + real-world prompts, first user turn and system prompt,
-12- and 128-token views), on the clean held-out prompts and on the real-world multi-turn held-out dialogs,
+12- and 24-token views), on the clean held-out prompts and on the real-world multi-turn held-out dialogs,
 per category with 95% Wilson intervals; `--cv` adds the 5-fold cross-validation that chose the views.
 
 Run as: `python benchmarks/bench_classify.py [--cv]` (about 5 minutes on 2 busy cores; `--cv` 10 more).
@@ -62,7 +62,7 @@ def cross_validate(embedder: Embedder) -> None:
     texts, labels = load_labelled(TRAIN)
     labels = np.asarray(labels)
     print("\n5-fold cross-validation on the training prompts (views in tokens, logistic regression C=3):")
-    for views in [(12,), (24,), (32,), (64,), (128,), (12, 64), (12, 128), (16, 128), (12, 256)]:
+    for views in [(12,), (24,), (32,), (64,), (128,), (12, 24), (12, 32), (12, 48), (12, 128), (16, 32)]:
         features = np.hstack([embedder.encode(texts, max_length=n) for n in views])
         predicted = cross_val_predict(LogisticRegression(C=3.0, max_iter=5000), features, labels,
                                       cv=StratifiedKFold(5, shuffle=True, random_state=0))

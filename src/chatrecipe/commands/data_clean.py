@@ -60,8 +60,10 @@ def dedup(
 
 def decontaminate(
     files: List[Path] = typer.Argument(...),
-    eval_files: List[Path] = typer.Option(..., "--eval", help="Evaluation sets (questions, red-team prompts, any JSONL)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the clean records here (else only report)."),
+    eval_files: List[Path] = typer.Option(..., "--eval", help="Evaluation sets (questions, red-team prompts, any "
+                                          "JSONL)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the clean records here (else only "
+                                          "report)."),
     n: int = typer.Option(13, "--n", help="n-gram length in words; shorter evaluation texts are matched whole."),
 ) -> None:
     """List training records sharing an n-gram with evaluation sets (or equal to a short one); remove them with -o."""

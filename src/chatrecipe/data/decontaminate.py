@@ -8,8 +8,8 @@ data and evaluation prompts. An n-gram test cannot see an evaluation text shorte
 MT-Bench's turns), and searching for such a short text *anywhere* in training text flags every record that
 happens to say "Now make it shorter", so a short evaluation text is matched whole instead: it must make up most
 of a training message (or prompt) after normalisation (lower case, words only): the message is that text, or
-contains it and is at most twice as long ("Hi! Why is the sky blue?" matches "Why is the sky blue?"). The result counts, per
-evaluation set, how many texts each method checked, so a report can say what the check could see.
+contains it and is at most twice as long ("Hi! Why is the sky blue?" matches "Why is the sky blue?"). The result
+counts, per evaluation set, how many texts each method checked, so a report can say what the check could see.
 """
 
 from __future__ import annotations
