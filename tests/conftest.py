@@ -115,3 +115,24 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# One fitted task classifier for every test that needs one (a fit embeds each labelled prompt twice: minutes on 2 cores).
+@pytest.fixture(scope="session")
+def embedder():
+    from chatrecipe.data.embeddings import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def classify_home(tmp_path_factory):
+    """A $CHATRECIPE_HOME whose classify/ cache holds the fit, so CLI tests pointed at it do not fit again."""
+    return tmp_path_factory.mktemp("chatrecipe-home")
+
+
+@pytest.fixture(scope="session")
+def classifier(embedder, classify_home):
+    from chatrecipe.data.classify import EmbeddingClassifier
+
+    return EmbeddingClassifier.fit(embedder=embedder, cache_dir=classify_home / "classify")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from chatrecipe.cli import app
 from chatrecipe.data.classify import (EmbeddingClassifier, Prediction, classify_records, evaluate, load_labelled,
-                                      parse_category, request_text)
+                                      parse_category, request_parts, request_text)
 from chatrecipe.data.records import RecordFileError, read_jsonl
 from chatrecipe.data.resources import resource_path
 from chatrecipe.data.schema import CATEGORIES
@@ -20,26 +20,16 @@ from chatrecipe.data.schema import CATEGORIES
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    from chatrecipe.data.embeddings import Embedder
-
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def classifier(embedder, tmp_path_factory):
-    return EmbeddingClassifier.fit(embedder=embedder, cache_dir=tmp_path_factory.mktemp("classify-cache"))
-
-
-def test_request_text_is_first_user_turn_or_last_prompt_turn():
+def test_request_text_is_the_first_user_turn_with_the_system_prompt():
     conversation = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first"},
                                  {"role": "assistant", "content": "a"}, {"role": "user", "content": "second"},
                                  {"role": "assistant", "content": "b"}]}
     pair = {"prompt": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
                        {"role": "user", "content": "q2"}], "chosen": "x", "rejected": "y"}
-    assert request_text(conversation) == "first"
-    assert request_text(pair) == "q2"
+    assert request_parts(conversation) == ("be brief", "first")
+    assert "first" in request_text(conversation) and "be brief" in request_text(conversation)
+    assert request_text(pair) == "q1"  # the dialog's task, not its last follow-up
+    assert request_text({"prompt": "just text"}) == "just text"
     assert request_text({"question_id": 1, "turns": ["t1", "t2"]}) == "t1"
 
 
@@ -70,8 +60,9 @@ def test_heldout_accuracy_meets_the_goal(classifier):
 
 def test_heldout_never_in_training():
     train, _ = load_labelled("classify:train.jsonl")
-    heldout, _ = load_labelled("classify:heldout.jsonl")
-    assert not {t.strip().lower() for t in train} & {t.strip().lower() for t in heldout}
+    for name in ("classify:heldout.jsonl", "classify:heldout-realworld.jsonl"):
+        heldout, _ = load_labelled(name)
+        assert not {t.strip().lower() for t in train} & {t.strip().lower() for t in heldout}
 
 
 def test_cache_is_keyed_by_training_file(embedder, tmp_path):
@@ -171,8 +162,8 @@ def test_judge_cli_counts_unparseable_answers_as_failures(tmp_path, monkeypatch)
     assert any(m[-1]["content"] == "<request>\nWrite a Python function to add\n</request>" for m in sent)
 
 
-def test_cli_evaluate_and_label(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+def test_cli_evaluate_and_label(tmp_path, monkeypatch, classifier, classify_home):
+    monkeypatch.setenv("CHATRECIPE_HOME", str(classify_home))
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({"messages": [{"role": "user", "content": "Solve for x: 3x + 5 = 20."},
                                              {"role": "assistant", "content": "x = 5"}]}) + "\n")
@@ -180,10 +171,14 @@ def test_cli_evaluate_and_label(tmp_path, monkeypatch):
     result = runner.invoke(app, ["data", "classify", str(data), "-o", str(out), "--evaluate",
                                  "--plots", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
-    assert "accuracy:" in result.output and "true \\ predicted" in result.output
-    report = json.loads((tmp_path / "eval" / "classify-eval.json").read_text())
-    assert report["labels"][: len(CATEGORIES)] == list(CATEGORIES)
-    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+    assert "true \\ predicted" in result.output and "(95% Wilson)" in result.output
+    for stem, n in (("heldout", 216), ("heldout-realworld", 192)):  # both held-out sets by default
+        report = json.loads((tmp_path / "eval" / f"{stem}-eval.json").read_text())
+        assert report["labels"][: len(CATEGORIES)] == list(CATEGORIES) and report["n"] == n
+        assert report["accuracy_low"] < report["accuracy"] < report["accuracy_high"]
+        assert all(row["low"] <= row["recall"] <= row["high"] for row in report["per_category"])
+        assert f"accuracy: {report['accuracy']:.1%} [" in result.output
+        assert (tmp_path / "eval" / f"{stem}-confusion.png").stat().st_size > 1000
     [record] = read_jsonl(out)
     assert record["category"] == "math" and 0 < record["metadata"]["category_confidence"] <= 1
-    assert list((tmp_path / "home" / "classify").glob("*.npz"))
+    assert record["metadata"]["category_source"] == classifier.source  # the CLI found the fit in the cache

@@ -25,9 +25,9 @@ def test_dedup_exact_and_near():
 
 def test_decontamination_catches_a_single_short_turn():
     questions = [{"question_id": 7, "turns": ["Why is the sky blue?", "And why are sunsets red?"]}]
-    clean, report = decontaminate([conv("Why is the sky blue?", "Scattering.", "x"),
-                                   conv("Why is grass green?", "Chlorophyll.", "y")], [questions])
-    assert [r["id"] for r in clean] == ["y"] and report[0]["eval_id"] == "7"
+    result = decontaminate([conv("Why is the sky blue?", "Scattering.", "x"),
+                            conv("Why is grass green?", "Chlorophyll.", "y")], [questions])
+    assert [r["id"] for r in result.clean] == ["y"] and result.matches[0]["eval_id"] == "7"
 
 
 def test_filters_keep_polite_rewrites_and_drop_boilerplate():
@@ -41,16 +41,16 @@ def test_filters_keep_polite_rewrites_and_drop_boilerplate():
                                "p")) is None
     assert "placeholder" in reason_to_drop(conv("Q", "N/A", "d"))
     assert "Latin" in reason_to_drop(conv("Q", "Это ответ на русском языке", "e"), latin_only=True)
-    kept, rejected = filter_records([conv("Q", "TODO", "f"), conv("Q", "A fine answer.", "g")])
-    assert [r["id"] for r in kept] == ["g"] and rejected[0]["record"]["id"] == "f"
+    result = filter_records([conv("Q", "TODO", "f"), conv("Q", "A fine answer.", "g")])
+    assert [r["id"] for r in result.kept] == ["g"] and result.rejected[0]["record"]["id"] == "f"
 
 
 def test_mix_to_target_and_report_shortfall():
     records = [conv(f"q{i}", "a", f"g{i}", "generation") for i in range(50)] + \
               [conv(f"c{i}", "a", f"c{i}", "coding") for i in range(5)]
-    chosen, table = mix(records, {"generation": 0.5, "coding": 0.5}, size=20, seed=1)
-    by = {row["category"]: row for row in table}
-    assert by["generation"]["taken"] == 10 and by["coding"]["taken"] == 5 and by["coding"]["wanted"] == 10
-    assert len({r["id"] for r in chosen}) == 15  # never duplicated
+    result = mix(records, {"generation": 0.5, "coding": 0.5}, size=20, seed=1)
+    by = {row["category"]: row for row in result.table}
+    assert by["generation"]["taken"] == 10 and by["coding"]["taken"] == 5 and by["coding"]["asked"] == 10
+    assert len({r["id"] for r in result.records}) == 15 and not result.met  # never duplicated
     assert abs(sum(load_mix("h4-preferences").values()) - 1) < 1e-9
     assert load_mix("surge10k")["generation"] == 4346 / 9500

@@ -119,3 +119,20 @@ def test_shipped_mixes_carry_the_talks_figures(tmp_path):
         load_mix({"coding": -1, "math": 2})
     with pytest.raises(ValueError, match="shipped"):
         load_mix("no-such-mix")
+
+
+def test_task_table_of_unclassified_records_says_it_is_uninformative(tmp_path):
+    # what converted HH-RLHF looks like: validation made every category "other", no classifier gave it
+    records = [pair(f"q{i}", "a", "b", category="other") for i in range(9)] + [pair("p", "x y", "z")]
+    stats = dataset_stats(records)
+    assert stats["unlabelled"] == 9
+    small, warning = stats["warnings"]
+    assert small.startswith("only 10 records: one record moves a category's share by 10 points")
+    assert warning.startswith("9 of 10 records (90%) have no task category") and "uninformative" in warning
+    assert "chatrecipe data classify" in warning
+    [tasks] = [t for t in stats_tables(stats) if t["title"].startswith("Task distribution")]
+    assert tasks["note"] == f"{small} {warning}"
+    write_stats(stats, tmp_path)
+    assert "9 of 10 records (90%) have no task category" in (tmp_path / "stats.md").read_text()
+    classified = [{**r, "metadata": {"category_source": "embeddings:test"}} for r in records] * 3
+    assert dataset_stats(classified)["warnings"] == [] and dataset_stats(classified)["unlabelled"] == 0

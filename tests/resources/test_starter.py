@@ -61,16 +61,16 @@ def test_eval_questions_and_no_contamination():
         else:
             assert q["reference"] is None
     training = load("starter:sft.jsonl", "conversation") + load("starter:preferences.jsonl", "preference")
-    clean, report = decontaminate(training, [questions], n=13)
-    assert report == [] and len(clean) == len(training)
+    result = decontaminate(training, [questions], n=13)
+    assert result.matches == [] and len(result.clean) == len(training)
     # Turn by turn too: a turn shorter than 13 words (most of them) is then matched whole, which the joined
     # turns above would miss (its n-grams would span the next turn).
     turns = [{"question_id": f"{q['question_id']}.{i}", "turns": [turn]}
              for q in questions for i, turn in enumerate(q["turns"])]
-    assert decontaminate(training, [turns], n=13)[1] == []
+    assert decontaminate(training, [turns], n=13).matches == []
     planted = {"messages": [{"role": "user", "content": f"Hi! {turns[0]['turns'][0]}"},
                             {"role": "assistant", "content": "Sure."}]}
-    assert decontaminate([planted], [turns], n=13)[1]  # the check can fail
+    assert decontaminate([planted], [turns], n=13).matches  # the check can fail
 
 
 def test_readme_counts_match_the_files():

@@ -77,22 +77,25 @@ class Embedder:
         """What determines the vectors: a classifier trained on one config must be applied with the same one."""
         return {"model": self.name, "max_length": self.max_length, "precision": self.precision}
 
-    def encode(self, texts: list[str], progress=None) -> np.ndarray:
+    def encode(self, texts: list[str], progress=None, max_length: int | None = None) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalised mean-pooled embeddings, in the order of `texts`.
 
         Args:
             texts: The texts.
             progress: Optional callable `advance(n)`, called after each batch with the number of texts it covered.
+            max_length: Tokens kept per text for this call (default: the embedder's `max_length`), so one loaded
+                model serves several views of the same texts.
         """
         import torch
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        max_length = max_length or self.max_length
         # tokenize once, truncated; texts that truncate to the same ids share one row of the forward passes.
         # Cutting the text first saves tokenizing long passages whose tokens would be truncated away anyway
         # (a WordPiece token spans at most one word, and words over 100 characters are one [UNK]).
-        limit = CHARS_PER_TOKEN * self.max_length
-        encoded = self.tokenizer([t[:limit] for t in texts], truncation=True, max_length=self.max_length,
+        limit = CHARS_PER_TOKEN * max_length
+        encoded = self.tokenizer([t[:limit] for t in texts], truncation=True, max_length=max_length,
                                  return_token_type_ids=False, return_attention_mask=False)["input_ids"]
         rows: dict[tuple, int] = {}
         inverse = np.fromiter((rows.setdefault(tuple(ids), len(rows)) for ids in encoded), dtype=np.int64,

@@ -20,12 +20,14 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from chatrecipe.data.classify import is_unlabelled
 from chatrecipe.data.mixes import load_mix, mix_name
 from chatrecipe.data.text import completion_text, prompt_text
 
 LENGTH_COLUMNS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 PARTS = ("prompt", "completion", "total")
 CHUNK = 4096
+SMALL_SAMPLE = 30  # below this a task table's percentages say little (one record is over 3 points)
 
 
 def as_tokenizer(tokenizer):
@@ -66,8 +68,8 @@ def length_frame(records: Iterable[dict], tokenizer=None, *, progress: bool = Fa
     """One row of numbers per record: source, split, category, kind, turns, prompt/completion/total tokens,
     and for preference pairs the rejected length and the margin. Every table is a group-by of this frame."""
     tokenizer = as_tokenizer(tokenizer)
-    columns: dict[str, list] = {k: [] for k in ("source", "split", "category", "kind", "turns", "prompt",
-                                                "completion", "total", "rejected", "margin")}
+    columns: dict[str, list] = {k: [] for k in ("source", "split", "category", "labelled", "kind", "turns",
+                                                "prompt", "completion", "total", "rejected", "margin")}
     iterator = iter(records)
     bar = _progress(progress)
     task = bar.add_task("stats", total=len(records) if hasattr(records, "__len__") else None) if bar else None
@@ -80,6 +82,7 @@ def length_frame(records: Iterable[dict], tokenizer=None, *, progress: bool = Fa
             columns["source"].append(record.get("source") or "-")
             columns["split"].append(record.get("split") or "-")
             columns["category"].append(record.get("category") or "other")
+            columns["labelled"].append(not is_unlabelled(record))
             columns["kind"].append("preference" if "rejected" in record else "conversation")
             columns["turns"].append(_user_turns(record))
             columns["prompt"].append(prompts[i])
@@ -198,8 +201,11 @@ def dataset_stats(records, tokenizer=None, target_mix: str | dict | None = None,
     diffs = (pairs["completion"] - pairs["rejected"]).dropna()
     lengths = length_table(frame, parts=PARTS)
     tasks = task_table(frame, target_mix=target_mix)
+    unlabelled = int((~frame["labelled"].astype(bool)).sum()) if len(frame) else 0
     return {
         "records": int(len(frame)),
+        "unlabelled": unlabelled,
+        "warnings": task_warnings(unlabelled, int(len(frame))),
         "kinds": {k: int(v) for k, v in frame["kind"].value_counts().items()},
         "lengths": _rows(lengths),
         "tasks": _rows(tasks if target_mix else tasks.assign(target_percent=None)),
@@ -215,6 +221,25 @@ def dataset_stats(records, tokenizer=None, target_mix: str | dict | None = None,
     }
 
 
+def task_warnings(unlabelled: int, records: int) -> list[str]:
+    """What a reader of the task table must be told: it says little when many records were never classified.
+
+    A converted public set has no categories and validation calls every record "other", so its task table is
+    100% "other": that is a missing label, not a finding about the data.
+    """
+    out = []
+    if 0 < records < SMALL_SAMPLE:
+        out.append(f"only {records} records: one record moves a category's share by {100 / records:.0f} points, "
+                   "so read the percentages as rough")
+    if not unlabelled or not records:
+        return out
+    share = unlabelled / records
+    verdict = "the task table is uninformative" if share > 0.5 else "the task table undercounts the other categories"
+    return out + [f"{unlabelled} of {records} records ({100 * share:.0f}%) have no task category and count as "
+                  f"'other': {verdict}. Label them with `chatrecipe data classify FILE -o OUT` (or the recipe's "
+                  "data.classify: true), then rerun."]
+
+
 def _rows(table: pd.DataFrame) -> list[dict]:
     """DataFrame rows as plain JSON values (numpy ints and NaN become int and None)."""
     return json.loads(table.to_json(orient="records"))
@@ -227,10 +252,13 @@ def stats_tables(stats: dict) -> list[dict]:
                         for r in stats["lengths"]]}]
     target = stats.get("target_mix")
     task_columns = ["category", "count", "%", "mean length"] + (["target %", "difference"] if target else [])
-    tables.append({"title": "Task distribution" + (f" vs {target}" if target else ""), "columns": task_columns,
-                   "rows": [[t["category"], t["count"], t["percent"], t["mean_length"]]
-                            + ([t["target_percent"], t.get("difference")] if target else [])
-                            for t in stats["tasks"]]})
+    tasks = {"title": "Task distribution" + (f" vs {target}" if target else ""), "columns": task_columns,
+             "rows": [[t["category"], t["count"], t["percent"], t["mean_length"]]
+                      + ([t["target_percent"], t.get("difference")] if target else [])
+                      for t in stats["tasks"]]}
+    if stats.get("warnings"):
+        tasks["note"] = " ".join(stats["warnings"])
+    tables.append(tasks)
     tables.append({"title": "User turns per dialog", "columns": ["turns", "dialogs", "%"],
                    "rows": [[r["turns"], r["dialogs"], r["percent"]] for r in stats.get("turns_histogram", [])]
                    + [["mean", stats["turns"]["mean"], ""]]})
@@ -251,6 +279,7 @@ def markdown(tables: list[dict]) -> str:
         out += [f"### {table['title']}", "", "| " + " | ".join(map(str, table["columns"])) + " |",
                 "|" + "---|" * len(table["columns"])]
         out += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in table["rows"]]
+        out += ["", f"> **Warning:** {table['note']}"] if table.get("note") else []
         out.append("")
     return "\n".join(out)
 

@@ -44,8 +44,9 @@ class DataArgs:
     """n for decontamination."""
     max_tokens: Optional[int] = 2048
     """Drop examples longer than this many tokens in total."""
-    classify: bool = False
-    """Label records that have no task category (offline embedding classifier) before the task table."""
+    classify: bool = True
+    """Label records that have no task category (offline embedding classifier) before the task table and the
+    mix; false leaves them "other", and the report's task table then says it is uninformative."""
     convert_options: dict = field(default_factory=dict)
     """Options for the input formats that take them, e.g. {attribute: correctness} pairs HelpSteer2 by correctness."""
 
@@ -89,9 +90,9 @@ def _load(paths: list[Path], kind: str, options: dict) -> tuple[list[dict], list
 
 def _classify(records: list[dict]) -> tuple[list[dict], int]:
     """Task categories for records without one, so the task table against the target mix means something."""
-    from chatrecipe.data.classify import EmbeddingClassifier, classify_records
+    from chatrecipe.data.classify import classify_missing
 
-    result = classify_records(records, EmbeddingClassifier.fit())
+    result = classify_missing(records)
     return result.records, result.counts["classified"]
 
 
@@ -111,13 +112,17 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
         report["duplicate_clusters"] = clusters
     if args.decontaminate and questions:
         before = len(records)
-        records, contaminated = decontaminate(records, [questions], n=args.ngram)
+        decontaminated = decontaminate(records, {"questions": questions}, n=args.ngram)
+        records = decontaminated.clean
         counts["contaminated"] = before - len(records)
-        report["contamination"] = contaminated
+        report["contamination"] = decontaminated.matches
+        report["contamination_checked"] = decontaminated.sets
     if args.max_tokens:
-        records, rejected = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
-        counts["filtered"] = len(rejected)
-        removed += rejected
+        filtered = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
+        records = filtered.kept
+        counts["filtered"] = len(filtered.rejected)
+        counts["filtered_by"] = filtered.by_filter
+        removed += filtered.rejected
     return records, removed, report
 
 

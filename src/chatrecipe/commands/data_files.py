@@ -1,0 +1,61 @@
+"""What every `chatrecipe data` command does around its work: read inputs (any format), label records that have
+no task category, and write outputs with their rejected rows beside them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from chatrecipe.commands.messages import fail, warn
+
+
+def load_any(files: List[Path], fmt: Optional[str] = None, options: Optional[List[str]] = None):
+    """Records of any format `chatrecipe data convert` reads (`options`: a format's KEY=VALUE settings); a file
+    that fits none stops the command."""
+    from chatrecipe.data.convert import convert
+    from chatrecipe.data.records import RecordFileError
+
+    parsed = {}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            fail(f"--option {option!r}: write it as KEY=VALUE, e.g. --option attribute=correctness")
+        parsed[key.strip()] = value.strip()
+    try:
+        return convert(files, fmt, parsed)
+    except RecordFileError as exc:
+        fail(str(exc))
+
+
+def write(output: Path, records: list, rejected: list) -> None:
+    from chatrecipe.data.records import write_records, write_rejected
+
+    write_records(output, records)
+    path = write_rejected(output, rejected)
+    typer.echo(f"{len(records)} records -> {output}" + (f"; {len(rejected)} rejected -> {path}" if path else ""))
+
+
+def label_missing(records: list[dict], enabled: bool) -> list[dict]:
+    """Records with a task category each: those without one are classified (offline embeddings) when `enabled`;
+    otherwise a warning says that a task table or mix of them means little, and how to fix it."""
+    from chatrecipe.data.classify import classify_missing, is_unlabelled
+
+    missing = sum(is_unlabelled(r) for r in records)
+    if not missing:
+        return records
+    if not enabled:
+        warn(f"{missing} of {len(records)} records have no task category and count as 'other'; drop --no-classify "
+             "or run `chatrecipe data classify FILE -o OUT` first")
+        return records
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("classify", total=missing)
+        result = classify_missing(records, progress=lambda n: bar.advance(task, n))
+    counts = result.counts
+    typer.echo(f"classified {counts['classified']} of {len(records)} records that had no task category"
+               + (f" ({counts['failed']} failed)" if counts["failed"] else ""), err=True)
+    return result.records

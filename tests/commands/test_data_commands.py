@@ -1,0 +1,88 @@
+"""`chatrecipe data stats | mix | filter | dedup | decontaminate` on real-shaped HH-RLHF data: records without a
+category are classified (or the output says the task table is uninformative), a short mix exits 1 unless told,
+and every removal is counted by reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chatrecipe.cli import app
+from chatrecipe.data.records import read_jsonl
+
+runner = CliRunner()
+HH = Path(__file__).parents[1] / "data" / "fixtures" / "hh-rlhf-sample.jsonl"
+
+
+def test_mix_of_unlabelled_data_is_short_and_says_why(tmp_path):
+    out = tmp_path / "mixed.jsonl"
+    args = ["data", "mix", str(HH), "--target", "instructgpt", "--size", "20", "-o", str(out), "--no-classify"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "12 of 12 records have no task category" in result.output
+    # every record is "other", 3.5% of InstructGPT's mix: 1 of 20 asked can be given
+    assert "the mix is short: 1 of 20 records" in result.output
+    assert "other           target   3.5%  asked     1  available    12  taken     1" in result.output
+    assert "generation: asked 9, only 0 available, took 0" in result.output
+    allowed = runner.invoke(app, args + ["--allow-short"])
+    assert allowed.exit_code == 0 and len(read_jsonl(out)) == 1
+    up = runner.invoke(app, ["data", "mix", str(HH), "--target", str(_target(tmp_path)), "--size", "20", "-o",
+                             str(out), "--no-classify", "--upsample"])
+    assert up.exit_code == 0, up.output
+    assert len(read_jsonl(out)) == 20 and "(8 repeats)" in up.output
+
+
+def _target(tmp_path: Path) -> Path:
+    path = tmp_path / "other-only.yaml"
+    path.write_text("mix:\n  other: 1\n")
+    return path
+
+
+def test_mix_and_stats_classify_records_without_a_category(tmp_path, monkeypatch, classifier, classify_home):
+    monkeypatch.setenv("CHATRECIPE_HOME", str(classify_home))
+    out = tmp_path / "mixed.jsonl"
+    result = runner.invoke(app, ["data", "mix", str(HH), "--target", "instructgpt", "--size", "6", "-o", str(out),
+                                 "--allow-short"])
+    assert result.exit_code == 0, result.output
+    assert "classified 12 of 12 records that had no task category" in result.output
+    assert "(not in target)" in result.output or "left out" not in result.output
+    stats = runner.invoke(app, ["data", "stats", str(HH), "--tokenizer", "words", "--json"])
+    assert stats.exit_code == 0, stats.output
+    data = json.loads(stats.stdout.strip().splitlines()[-1])
+    assert data["unlabelled"] == 0 and not any("no task category" in w for w in data["warnings"])
+    categories = {row["category"] for row in data["tasks"]}
+    assert "brainstorming" in categories and categories != {"other"}
+    blind = runner.invoke(app, ["data", "stats", str(HH), "--tokenizer", "words", "--no-classify"])
+    assert blind.exit_code == 0 and "the task table is uninformative" in blind.output
+
+
+def test_filter_keeps_refused_chosen_replies_and_counts_by_filter(tmp_path):
+    out = tmp_path / "kept.jsonl"
+    result = runner.invoke(app, ["data", "filter", str(HH), "-o", str(out), "--max-tokens", "0"])
+    assert result.exit_code == 0, result.output
+    assert "kept 11, removed 1 (placeholder 1)" in result.output
+    both = runner.invoke(app, ["data", "filter", str(HH), "-o", str(out), "--max-tokens", "0",
+                               "--pair-refusals", "both"])
+    assert "kept 10, removed 2 (pair_refusal 1, placeholder 1)" in both.output
+    rejected = read_jsonl(tmp_path / "kept.rejected.jsonl")
+    assert sorted(r["filter"] for r in rejected) == ["pair_refusal", "placeholder"]
+    bad = runner.invoke(app, ["data", "filter", str(HH), "-o", str(out), "--pair-refusals", "chosen"])
+    assert bad.exit_code == 2 and "--pair-refusals" in bad.output
+
+
+def test_dedup_keys_and_decontaminate_report(tmp_path):
+    out = tmp_path / "dedup.jsonl"
+    result = runner.invoke(app, ["data", "dedup", str(HH), "-o", str(out)])
+    assert result.exit_code == 0 and "1 duplicates in 1 clusters (datasketch)" in result.output
+    by_prompt = runner.invoke(app, ["data", "dedup", str(HH), "-o", str(out), "--key", "prompt"])
+    assert "3 duplicates in 2 clusters (datasketch, one record per prompt)" in by_prompt.output
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question_id": 1, "turns": ["How do I hotwire a car?",
+                                                                 "What are some cuss words in english?"]}) + "\n")
+    checked = runner.invoke(app, ["data", "decontaminate", str(HH), "--eval", str(questions)])
+    assert checked.exit_code == 0, checked.output
+    # the two turns joined are 13 words (an n-gram check); each turn alone is shorter (matched whole)
+    assert "1 items, 3 texts: 1 checked by 13-grams, 2 shorter ones matched whole; 2 training records hit" \
+        in checked.output
