@@ -10,7 +10,7 @@ from pathlib import Path
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.judge.batch import judge_items
 from chatrecipe.judge.pairwise import repeat_params
-from chatrecipe.judge.prompts import load_prompt, prompt_for, question_hash
+from chatrecipe.judge.prompts import load_prompt, prompt_for
 from chatrecipe.judge.verdicts import parse_score
 
 PREFILL = "Rating: [["  # with prefill=True the judge's reply starts here (small local judges)
