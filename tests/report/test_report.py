@@ -127,3 +127,19 @@ def test_interval_plots_accept_intervals_that_exclude_the_estimate(tmp_path):
                                                                                    "ci_high": 995.0}}
     assert ratings_plot(skewed, tmp_path / "r.png", "ratings").exists()
     assert bars_with_intervals({"x": {"value": 0.5, "ci_low": 0.55, "ci_high": 0.9}}, tmp_path / "b.png", "b").exists()
+
+
+def test_the_audit_links_to_the_style_controlled_ratings(tmp_path):
+    """The judge audit's length figure points to the ratings with length as a covariate, also side by side."""
+    runs = []
+    for name in ("a", "b"):
+        run = make_run(tmp_path, name, 0.6)
+        (run / "eval" / "sections" / "70-elo.json").write_text(json.dumps({"title": "Elo", "order": 70,
+                                                                             "anchor": "elo"}))
+        (run / "eval" / "sections" / "80-audit.json").write_text(json.dumps({
+            "title": "Judge audit", "order": 80, "links": [{"text": "style-controlled ratings", "href": "#elo"}]}))
+        runs.append(run)
+    page = build_report(runs[:1], tmp_path / "one")["html"].read_text()
+    assert 'id="elo"' in page and 'href="#elo"' in page
+    both = build_report(runs, tmp_path / "both")["html"].read_text()
+    assert 'id="a-elo"' in both and 'href="#a-elo"' in both and 'id="b-elo"' in both and 'href="#b-elo"' in both

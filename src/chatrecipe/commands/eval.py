@@ -235,6 +235,8 @@ def audit(
     else:
         for name, figure in result["figures"].items():
             _show(name, figure)
+        if "longer answer wins" in result["figures"]:
+            typer.echo("  how much of each rating is length: chatrecipe eval elo JUDGMENTS --style-control --answers ...")
         if "human_agreement" in result:
             typer.echo(f"{'Cohen kappa (humans)':<40} {result['human_agreement']['cohen_kappa']}")
             for category, figure in result["human_agreement"]["per_category"].items():

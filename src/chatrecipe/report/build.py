@@ -84,12 +84,16 @@ def _image_html(path: Path, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _section_html(section: dict, base: Path, anchor: str) -> str:
+def _section_html(section: dict, base: Path, anchor: str, link_prefix: str = "") -> str:
     parts = [f'<section id="{anchor}"><h2>{html.escape(section.get("title", "Untitled"))}</h2>']
     for warning in section.get("warnings") or []:
         parts.append(f'<div class="warn">&#9888; {html.escape(warning)}</div>')
     if section.get("text"):
         parts.append(f"<p>{html.escape(section['text'])}</p>")
+    for link in section.get("links") or []:  # "#elo" points into the same run's sections
+        href = "#" + link_prefix + link["href"][1:] if link["href"].startswith("#") else link["href"]
+        parts.append(f'<p class="note">See: <a href="{html.escape(href, quote=True)}">'
+                     f'{html.escape(link["text"])}</a></p>')
     for table in section.get("tables") or []:
         parts.append(_table_html(table))
     plots = section.get("plots") or []
@@ -122,6 +126,7 @@ def _section_markdown(section: dict, plot_prefix: str = "../") -> str:
         lines.append("|" + "---|" * len(columns))
         lines += ["| " + " | ".join(_markdown_cell(v) for v in row) + " |" for row in table.get("rows", [])]
         lines.append("")
+    lines += [f"See: [{link['text']}]({link['href']})" for link in section.get("links") or []]
     lines += [f"![{Path(p).stem}]({plot_prefix}{p})" for p in section.get("plots") or []]
     return "\n".join(lines) + "\n"
 
@@ -224,9 +229,9 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
     body, nav, markdown = [], [], []
     all_sections: list[dict] = []
 
-    def add(section: dict, base: Path) -> None:
-        anchor = f"s{len(nav)}"
-        body.append(_section_html(section, base, anchor))
+    def add(section: dict, base: Path, run_prefix: str = "") -> None:
+        anchor = run_prefix + section["anchor"] if section.get("anchor") else f"s{len(nav)}"
+        body.append(_section_html(section, base, anchor, run_prefix))
         nav.append((anchor, section["title"]))
         markdown.append(_section_markdown(section))
         all_sections.append(section)
@@ -245,7 +250,8 @@ def build_report(run_dirs: list[Path], output: Path, *, title: str | None = None
             prefix = f"{run_dir.name}: " if len(run_dirs) > 1 else ""
             opening = summary_section(summary)
             for section in ([opening] if opening else []) + run_sections(run_dir):
-                add({**section, "title": prefix + section.get("title", "")}, run_dir)
+                add({**section, "title": prefix + section.get("title", "")}, run_dir,
+                    f"{run_dir.name}-" if len(run_dirs) > 1 else "")
     if not body:
         body.append("<section><h2>Nothing to show yet</h2><p>No results were found in "
                     f"{html.escape(', '.join(map(str, run_dirs)))}.</p></section>")

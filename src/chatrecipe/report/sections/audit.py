@@ -57,9 +57,9 @@ def audit_section(audit: dict, out_dir: Path, judge: str | None = None, judged: 
                "text": "Measured on this run's own judgments: how often the judge prefers the first position, "
                        "stays consistent when answers swap places, prefers the longer answer, and whether its 1-10 "
                        "grades rank pairs the way its pairwise verdicts do. Failed verdicts: "
-                       f"{audit['position']['failures']}." + unmeasured
-                       + (" How much of each rating is length: the Elo section's style-controlled table "
-                          "(eval.style_control, eval elo --style-control)." if "length" in audit else ""),
+                       f"{audit['position']['failures']}." + unmeasured,
+               "links": [{"text": "How much of each rating is length: the style-controlled ratings (eval.style_control, "
+                                  "eval elo --style-control)", "href": "#elo"}] if "length" in audit else [],
                "tables": [{"title": "Judge quirks (%)", "columns": ["figure", "value [95% CI]", "n"], "rows": rows}],
                "plots": [str(Path(plot_prefix) / p.name) for p in plots],
                "metrics": {k: v.get("value") for k, v in figures.items()}}

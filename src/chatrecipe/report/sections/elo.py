@@ -107,6 +107,6 @@ def elo_section(board: dict, out_dir: Path, source: str, plot_prefix: str = "eva
                  "headers, lists and bold as covariates, so a rating is what remains once style is accounted "
                  "for; the coefficients say what one standard deviation of relative style is worth.")
         metrics["rank_changes"] = len(style["rank_changes"])
-    section = {"title": "Elo / Bradley-Terry leaderboard", "order": 70, "warnings": warnings, "text": text,
+    section = {"title": "Elo / Bradley-Terry leaderboard", "order": 70, "anchor": "elo", "warnings": warnings, "text": text,
                "tables": tables, "plots": [str(Path(plot_prefix) / p.name) for p in plots], "metrics": metrics}
     return section, per_model
