@@ -55,15 +55,15 @@ def test_the_report_opens_with_every_checkpoint_and_flags_a_failed_judge(tmp_pat
     opening = sections[0]
     assert opening["title"].startswith("Summary")
     table = opening["tables"][0]
-    assert table["columns"][:3] == ["checkpoint", "MT-Bench grade (1-10) [judge FAILED its audit]",
-                                    "win rate vs base (%) [judge FAILED its audit]"]
-    assert "reward accuracy, dpo (%)" in table["columns"] and "truthfulqa" in table["columns"]
-    assert not any("position_consistency" in c for c in table["columns"])
-    rows = {r[0]: dict(zip(table["columns"], r)) for r in table["rows"]}
-    assert rows["sft"]["win rate vs base (%) [judge FAILED its audit]"] == "61.0 [52.0, 70.0]"
-    assert rows["sft"]["rating (Bradley-Terry) [judge FAILED its audit]"] == "1012 [990, 1031]"
-    assert rows["base"]["attack success (%, lower is better)"] == "98.0 [90.0, 100.0]"
-    assert rows["base"]["win rate vs base (%) [judge FAILED its audit]"] == ""
+    assert table["columns"] == ["measure", "judged by", "base", "sft"]
+    rows = {r[0]: r for r in table["rows"]}
+    assert [r[0] for r in table["rows"]][:4] == ["MT-Bench grade (1-10)", "win rate vs base (%)",
+                                                 "rating (Bradley-Terry)", "reward accuracy, dpo (%)"]
+    assert "truthfulqa" in rows and not any("position_consistency" in r for r in rows)
+    assert rows["win rate vs base (%)"] == ["win rate vs base (%)", "judge: FAILED its audit", "", "61.0 [52.0, 70.0]"]
+    assert rows["rating (Bradley-Terry)"][1:] == ["judge: FAILED its audit", "", "1012 [990, 1031]"]
+    assert rows["attack success (%, lower is better)"][1:] == ["no judge", "98.0 [90.0, 100.0]", ""]
+    assert rows["MT-Bench grade (1-10)"][2:] == ["4.60 [4.10, 5.10]", "5.20 [4.80, 5.60]"]
     assert "failed its own audit" in opening["warnings"][0] and "first-shown answer in 100%" in opening["warnings"][0]
     assert "Summary: every checkpoint" in paths["html"].read_text().split("<section")[1]  # first on the page
 
@@ -72,8 +72,8 @@ def test_a_passing_or_missing_audit_is_said_too(tmp_path):
     passing = _run(tmp_path, {"judge": "gpt", "passed": True, "reasons": []})
     section = summary_section({"models": json.loads((passing / "eval" / "summary.json").read_text())["models"],
                                "judge_audit": {"judge": "gpt", "passed": True, "reasons": []}})
-    assert section["tables"][0]["columns"][1] == "MT-Bench grade (1-10) [judge passed its audit]"
+    assert section["tables"][0]["rows"][0][:2] == ["MT-Bench grade (1-10)", "judge: passed its audit"]
     assert section["warnings"] == []
     unaudited = summary_section({"models": {"sft": {"mt_bench": {"value": 5.0}}}})
-    assert unaudited["tables"][0]["columns"][1].endswith("[judge not audited]") and unaudited["warnings"]
+    assert unaudited["tables"][0]["rows"][0][1] == "judge: not audited" and unaudited["warnings"]
     assert summary_section({"models": {"base": {}}}) is None

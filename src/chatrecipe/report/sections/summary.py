@@ -1,6 +1,9 @@
-"""The report's opening: did training help? One table, every checkpoint across every measure the run took, each
-figure with its interval, and beside each judge-based column whether the judge passed its own audit, so that a
-number from a judge that mostly follows answer order is visibly weak evidence before anyone quotes it."""
+"""The report's opening: did training help? One table, every measure the run took across every checkpoint, each
+figure with its interval, and beside each judge-based measure whether the judge passed its own audit, so that a
+number from a judge that mostly follows answer order is visibly weak evidence before anyone quotes it.
+
+Measures are rows and checkpoints columns: a run has a handful of checkpoints and a dozen measures, and the
+audit verdict then sits in one narrow column beside the figures it qualifies."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ COLUMNS = [
     ("redteam_over_refusal", "over-refusal (%, lower is better)", False, 100, 1),
 ]
 DETAILS_ONLY = {"position_consistency", "elo_tie_none"}  # shown in their own sections
-MARKS = {True: "judge passed its audit", False: "judge FAILED its audit", None: "judge not audited"}
+MARKS = {True: "judge: passed its audit", False: "judge: FAILED its audit", None: "judge: not audited"}
 
 
 def _column(key: str) -> tuple[int, str, bool, float, int] | None:
@@ -48,24 +51,24 @@ def summary_section(summary: dict) -> dict | None:
         return None
     audit = summary.get("judge_audit") or {}
     passed = audit.get("passed") if audit else None
-    judged_mark = MARKS[passed] if audit else MARKS[None]
-    headings = [heading + (f" [{judged_mark}]" if judged else "") for _, heading, judged, _, _ in columns]
-    rows = [[model, *[with_interval(values[key], scale, digits) if key in values else "" for key, _, _, scale, digits
-                      in columns]] for model, values in models.items()]
+    rows = [[heading, MARKS[passed] if judged else "no judge", *[with_interval(values[key], scale, digits)
+                                                                 if key in values else "" for values in models.values()]]
+            for key, heading, judged, scale, digits in columns]
     warnings = []
     if audit and passed is False:
         warnings.append(f"The judge ({audit.get('judge')}) failed its own audit on this run: "
-                        + "; ".join(audit["reasons"]) + ". The columns marked [judge FAILED its audit] say more "
+                        + "; ".join(audit["reasons"]) + ". The measures marked 'judge: FAILED its audit' say more "
                         "about the judge than about the checkpoints; see the Judge audit section.")
     elif audit and passed is None:
         warnings.append("The judge could not be audited: " + "; ".join(audit["reasons"]) + ".")
     if any(judged for _, _, judged, _, _ in columns) and not audit:
         warnings.append("No pairwise verdicts, so the judge's position bias was not measured: read the "
-                        "judge-based columns with care.")
+                        "judge-based measures with care.")
     return {"title": "Summary: every checkpoint, every measure", "order": 1, "warnings": warnings,
             "text": "Each figure with its 95% interval (bootstrap or Wilson, as its section computed it; none where "
-                    "the measure has none). Columns judged by the run's judge carry its audit verdict: consistent "
+                    "the measure has none). Measures judged by the run's judge carry its audit verdict: consistent "
                     "verdicts when the two answers swap places, and no confident pull to one position. Details follow "
                     "in the sections below.",
-            "tables": [{"title": "Checkpoints", "columns": ["checkpoint", *headings], "rows": rows}],
+            "tables": [{"title": "Every measure by checkpoint", "columns": ["measure", "judged by", *models],
+                        "rows": rows}],
             "metrics": {"judge_passed_audit": passed}}
