@@ -33,11 +33,12 @@ def main() -> None:
     # library deprecation chatter (transformers 5 renames) drowns the progress bars users need to see
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from chatrecipe.data.records import RecordFileError
     from chatrecipe.models import ModelLoadError
 
     try:
         app()
-    except ModelLoadError as exc:  # a model that cannot load is the user's to fix: the message, not a traceback
+    except (ModelLoadError, RecordFileError) as exc:  # the user's to fix (a model, a file): the message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 

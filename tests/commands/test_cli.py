@@ -69,3 +69,12 @@ def test_ls_benchmarks_names_resolve():
     assert {"questions:chatrecipe-eval.jsonl", "redteam:default.jsonl", "rm:helpful.jsonl"} <= set(shipped)
     assert all(resource_path(n).is_file() for n in shipped)
     assert {"arc", "hellaswag", "mmlu", "truthfulqa"} <= set(names)
+
+
+def test_a_missing_input_file_is_a_message_not_a_traceback(tmp_path):
+    missing = str(tmp_path / "nope.jsonl")
+    for args in (["eval", "elo", missing], ["eval", "winrate", missing], ["eval", "audit", "--pairwise", missing],
+                 ["judge", "single", "--answers", missing, "--questions", missing, "-o", str(tmp_path / "j.jsonl")]):
+        done = subprocess.run([sys.executable, "-m", "chatrecipe", *args], capture_output=True, text=True)
+        assert done.returncode == 2, (args, done.stderr[-500:])
+        assert "Traceback" not in done.stderr and "no such file" in done.stderr, (args, done.stderr[-500:])

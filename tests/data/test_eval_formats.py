@@ -222,3 +222,13 @@ def test_export_lays_out_files_beside_the_resumable_records(tmp_path):
     pair = load_records(FASTCHAT / "model_judgment" / "gpt-4_pair.jsonl", "judgment").records
     assert export_judgments(tmp_path / "gpt-4_pair.jsonl", pair, "fastchat")["written"] == 6
     assert load_records(tmp_path / "gpt-4_pair.jsonl", "judgment").records == pair
+
+
+def test_an_alpaca_eval_verdict_without_an_order_is_written_as_fastchat_game_one():
+    """AlpacaEval publishes no display order: its one verdict is game 1, not two `error` games."""
+    from chatrecipe.data.eval_formats.fastchat import pair_rows
+
+    verdict = {"question_id": "q1", "kind": "pairwise", "model_a": "gpt4", "model_b": "mine", "order": None,
+               "turn": 1, "winner": "model_a", "judge": "alpaca_eval", "raw": "m", "error": None}
+    (row,) = pair_rows([verdict])
+    assert (row["g1_winner"], row["g2_winner"]) == ("model_1", "error")

@@ -166,3 +166,33 @@ def test_forced_format_rejects_rows_of_another_format_saying_so(tmp_path):
     result = convert(path, "alpaca")
     assert len(result.records) == 1 and result.rejected[0]["reason"].startswith("does not fit alpaca: no `instruction`")
     assert len(convert(path).records) == 2  # detected per row
+
+
+def test_a_bad_score_in_a_row_group_format_is_a_rejected_pair_not_a_crash(tmp_path):
+    """HelpSteer2 pairs rows by prompt: an Infinity score or a lone surrogate in one response rejects the rows it
+    touches, with the reason; the file's other pairs are kept."""
+    rows = [{"prompt": "Name a colour.", "response": text, "helpfulness": score, "correctness": 3, "coherence": 3,
+             "complexity": 1, "verbosity": 1} for text, score in (("Blue.", 4), ("Red, I think.", 2))]
+    rows += [{"prompt": "Say hi.", "response": "Hi!", "helpfulness": "Infinity-marker"},
+             {"prompt": "Say hi.", "response": "Hello there.", "helpfulness": 1}]
+    rows += [{"prompt": "Spell cat.", "response": "C-A-T", "helpfulness": 4},
+             {"prompt": "Spell cat.", "response": "D\ud800G", "helpfulness": 1}]
+    path = tmp_path / "helpsteer2.jsonl"
+    text = "".join(json.dumps(r) + "\n" for r in rows).replace('"Infinity-marker"', "Infinity")
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    result = convert([path], "helpsteer2")
+    assert len(result.records) == 1 and result.records[0]["chosen"][0]["content"] == "Blue."
+    reasons = " | ".join(r["reason"] for r in result.rejected)
+    assert "finite" in reasons and "surrogate" in reasons
+    assert len(result.rejected) == 4  # the Infinity row (and so its lonely sibling), and the surrogate's pair
+
+
+def test_a_prompt_to_classify_with_a_lone_surrogate_is_a_rejected_row(tmp_path):
+    from chatrecipe.data.requests import load_requests
+
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"id": "a", "messages": [{"role": "user", "content": "Write a poem\ud800"}]}) + "\n"
+                    + json.dumps({"id": "b", "messages": [{"role": "user", "content": "Sort 3, 1, 2."}]}) + "\n")
+    result = load_requests(path)
+    assert [r["id"] for r in result.records] == ["b"]
+    assert len(result.rejected) == 1 and "surrogate" in result.rejected[0]["reason"]

@@ -73,7 +73,7 @@ def test_fastchat_pairs_give_show_results_counts():
     # 131/2 loss: 2 wins, 1 loss, 2 ties; adjusted win rate (2 + 0.5 * 2) / 5
     result = cli("eval", "winrate", str(PAIR), "--model", "vicuna-7b-v1.3", "--bootstrap", "0", "--json")
     assert result.exit_code == 1  # one row of the file has no judge: said, and the command fails
-    assert "gpt-4_pair.jsonl:7 field 'judge'" in result.output
+    assert "gpt-4_pair.jsonl:7: field 'judge'" in result.output
     out = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
     assert (out["wins"], out["losses"], out["ties"]) == (2, 1, 2)
     assert out["value"] == pytest.approx(0.6) and out["strict_win_rate"] == pytest.approx(0.4)
@@ -91,7 +91,7 @@ def test_elo_from_fastchat_pairs_and_alpaca_eval_annotations():
     assert sorted((b["question_id"], b["turn"], b["winner"]) for b in direct) == \
         sorted((b["question_id"], b["turn"], b["winner"]) for b in via_records)
     result = cli("eval", "elo", str(PAIR), "--bootstrap", "20", "--json")
-    assert result.exit_code == 1 and "gpt-4_pair.jsonl:7 field 'judge'" in result.output  # the broken row, named
+    assert result.exit_code == 1 and "gpt-4_pair.jsonl:7: field 'judge'" in result.output  # the broken row, named
     assert json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))["battles"] == 5
     annotations = [str(LC_V1 / m / "annotations.json") for m in ("steady", "gamer")]
     result = cli("eval", "elo", *annotations, "--bootstrap", "20", "--json")
@@ -113,7 +113,7 @@ def test_audit_reads_fastchat_answers_and_pairs():
     assert out["figures"]["longer answer wins"]["n"] > 0
     assert out["figures"]["grades agree with verdicts"]["n"] > 0
     assert result.exit_code == 1  # the broken rows were left out: said, and the command fails
-    assert "vicuna-7b-v1.3.jsonl:3 field 'choices'" in result.output  # the broken rows are listed
+    assert "vicuna-7b-v1.3.jsonl:3: field 'choices'" in result.output  # the broken rows are listed
 
 
 def test_fastchat_answers_judged_and_written_back_in_fastchat_layout(tmp_path):

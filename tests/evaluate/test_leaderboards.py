@@ -237,7 +237,7 @@ def test_eval_elo_command_point_ratings_and_nothing_to_rate(tmp_path):
     assert result.exit_code == 0 and "warning: No tie: no decisive battles: every battle was a tie" in result.stderr
     path.write_text(json.dumps({"model_a": "a", "model_b": "a", "winner": "tie"}) + "\n")
     result = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
-    assert result.exit_code == 2 and "battles.jsonl:1 field 'model_b': is the same model as model_a" in result.stderr
+    assert result.exit_code == 2 and "battles.jsonl:1: field 'model_b': is the same model as model_a" in result.stderr
     assert "error: nothing could be rated: no battles to rate" in result.stderr
 
 

@@ -138,3 +138,16 @@ def test_sweep_runs_once_per_value_and_plots_score_against_it(tmp_path, monkeypa
     assert [r.name for r in runs] == ["abl-size-100", "abl-size-200"]
     page = (tmp_path / "runs" / "abl-sweep" / "index.html").read_text()
     assert "Ablation: score vs data.size" in page and (tmp_path / "runs" / "abl-sweep" / "sweep_win_rate.png").exists()
+
+
+def test_a_forced_rerun_that_fails_is_not_taken_as_complete_later(tmp_path, counting_stages, monkeypatch):
+    recipe = write_recipe(tmp_path, "name: t\ndata: {}\n")
+    pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    original = pipeline.STAGES["data"]
+    monkeypatch.setitem(pipeline.STAGES, "data", lambda run: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs", from_stage="data")
+    monkeypatch.setitem(pipeline.STAGES, "data", original)
+    counting_stages.clear()
+    pipeline.run_recipe(recipe, runs_dir=tmp_path / "runs")
+    assert counting_stages == ["data"]  # the failed attempt left no 'complete' marker behind

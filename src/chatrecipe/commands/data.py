@@ -12,7 +12,7 @@ import typer
 
 from chatrecipe.commands import data_clean
 from chatrecipe.commands.data_files import label_missing, load_any, write
-from chatrecipe.commands.messages import fail, warn
+from chatrecipe.commands.messages import fail, show_rejected, warn
 
 app = typer.Typer(help="Data: convert, validate, stats, classify, dedup, decontaminate, filter, mix.",
                   no_args_is_help=True, add_completion=False)
@@ -31,16 +31,12 @@ def validate(
     """Check record files against chatrecipe's schemas; report every bad line by file, line and field."""
     import json
 
-    from rich.console import Console
-
     from chatrecipe.data.records import RecordFileError, load_records, write_records, write_rejected
 
-    console = Console(stderr=True)
     try:
         result = load_records(files, kind)
     except (RecordFileError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2)
+        fail(str(exc))
     rejected_file = None
     if output:
         write_records(output, result.records)
@@ -50,14 +46,9 @@ def validate(
     if as_json:
         print(json.dumps({**summary, "rejections": result.rejected[:1000]}))
     else:
-        for item in result.rejected[:200]:
-            where = f"{item['file']}:{item['line']}"
-            field = f" field '{item['field']}'" if item["field"] else ""
-            console.print(f"[yellow]{where}[/]{field}: {item['reason']}")
-        if len(result.rejected) > 200:
-            console.print(f"... and {len(result.rejected) - 200} more rejected records")
-        console.print(f"{summary['valid']} valid, {summary['rejected']} rejected"
-                      + (f" (written to {rejected_file})" if rejected_file else ""))
+        show_rejected(result.rejected, limit=200)
+        typer.echo(f"{summary['valid']} valid, {summary['rejected']} rejected"
+                   + (f" (written to {rejected_file})" if rejected_file else ""), err=True)
     if not result.records or (strict and result.rejected):
         raise typer.Exit(1)
 
@@ -166,7 +157,7 @@ def classify(
     The first user turn sets a dialog's task (later turns are follow-ups such as "thanks, shorter please"), so
     conversations, prompts, preference pairs and MT-Bench questions are all classified by it.
     """
-    from rich.progress import Progress
+    from chatrecipe.progress import progress_bar
 
     from chatrecipe.data.classify import EmbeddingClassifier, JudgeClassifier, classify_records
     from chatrecipe.data.resources import chatrecipe_home
@@ -206,10 +197,8 @@ def classify(
         result = load_requests(files)
     except RecordFileError as exc:
         fail(str(exc))
-    with Progress(transient=True) as bar:
-        task = bar.add_task("classify", total=len(result.records))
-        labelled = classify_records(result.records, classifier, overwrite=overwrite, field=field,
-                                    progress=lambda n: bar.advance(task, n))
+    with progress_bar("classify", len(result.records)) as advance:
+        labelled = classify_records(result.records, classifier, overwrite=overwrite, field=field, progress=advance)
     write(output, labelled.records, result.rejected)
     if labelled.failed:
         failures = output.with_name(output.name.split(".")[0] + ".classify-failures.jsonl")

@@ -49,12 +49,10 @@ def label_missing(records: list[dict], enabled: bool) -> list[dict]:
         warn(f"{missing} of {len(records)} records have no task category and count as 'other'; drop --no-classify "
              "or run `chatrecipe data classify FILE -o OUT` first")
         return records
-    from rich.console import Console
-    from rich.progress import Progress
+    from chatrecipe.progress import progress_bar
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("classify", total=missing)
-        result = classify_missing(records, progress=lambda n: bar.advance(task, n))
+    with progress_bar("classify records without a category", missing) as advance:
+        result = classify_missing(records, progress=advance)
     counts = result.counts
     typer.echo(f"classified {counts['classified']} of {len(records)} records that had no task category"
                + (f" ({counts['failed']} failed)" if counts["failed"] else ""), err=True)

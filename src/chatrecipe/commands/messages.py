@@ -21,9 +21,10 @@ def warn(message: str) -> None:
 
 def show_rejected(rejected: list[dict], limit: int = 20) -> None:
     """The first rejected rows, by file, line and field, on stderr; the rest are counted."""
+    from chatrecipe.data.records import describe_rejection
+
     for item in rejected[:limit]:
-        field = f" field '{item['field']}'" if item.get("field") else ""
-        typer.echo(f"{item.get('file')}:{item.get('line')}{field}: {item['reason']}", err=True)
+        typer.echo(describe_rejection(item), err=True)
     if len(rejected) > limit:
         typer.echo(f"... and {len(rejected) - limit} more rejected rows", err=True)
 

@@ -138,7 +138,12 @@ def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult) -
     for name, group in by_format.items():
         target = BY_NAME[name]
         if hasattr(target, "convert_all"):  # records that span rows (message trees, unpaired completions)
-            records, rejected = target.convert_all(group, **_options_for(target, options))
+            try:
+                records, rejected = target.convert_all(group, **_options_for(target, options))
+            except RecordError as exc:  # a format's own check missed a row: its rows are refused, the file goes on
+                records = []
+                rejected = [rejection(r, f"{name}: {exc.reason}; the rows read with it are kept here", exc.field)
+                            for r in group]
             result.records += records
             result.rejected += rejected
         else:

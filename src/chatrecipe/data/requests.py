@@ -14,8 +14,8 @@ from pathlib import Path
 
 from chatrecipe.data.convert import ConvertResult, convert
 from chatrecipe.data.records import iter_rows, rejection
-from chatrecipe.data.schema import (CATEGORIES, RecordError, record_id, validate_conversation, validate_messages,
-                                    validate_preference, validate_question)
+from chatrecipe.data.schema import (CATEGORIES, RecordError, record_id, strict_json, validate_conversation,
+                                    validate_messages, validate_preference, validate_question)
 
 SNIFF_ROWS = 20
 
@@ -33,6 +33,7 @@ def request_kind(row: dict) -> str | None:
     return None
 
 
+@strict_json
 def validate_prompt(record: dict) -> dict:
     """A request without its answer: messages (or a prompt) with a user turn, ending with any role.
 

@@ -63,7 +63,8 @@ def _text(value: Any, field: str, *, allow_empty: bool = False) -> str:
     return value
 
 
-def _number_or_none(value: Any, field: str) -> float | None:
+def number_or_none(value: Any, field: str) -> float | None:
+    """A finite number (bools, text, NaN, infinities and integers beyond any float are RecordErrors) or None."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -77,7 +78,16 @@ def _number_or_none(value: Any, field: str) -> float | None:
     return value
 
 
-def _strict_json(validator: Callable[[dict], dict]) -> Callable[[dict], dict]:
+def loose_number(value: Any) -> float | None:
+    """A figure kept only as metadata (votes, ratios, per-aspect ratings): a finite number, else None, so a NaN or an
+    "N/A" in a field no trainer reads never costs the record."""
+    try:
+        return number_or_none(float(value) if isinstance(value, str) else value, "value")
+    except (RecordError, ValueError):
+        return None
+
+
+def strict_json(validator: Callable[[dict], dict]) -> Callable[[dict], dict]:
     """Refuse a record holding NaN, Infinity or a lone surrogate anywhere (see strict_json), naming the field."""
 
     @functools.wraps(validator)
@@ -131,7 +141,7 @@ def validate_messages(messages: Any, field: str = "messages") -> list[dict]:
     return out
 
 
-@_strict_json
+@strict_json
 def validate_conversation(record: dict) -> dict:
     """SFT conversation: messages that contain a user turn and end with a non-empty assistant turn."""
     messages = validate_messages(_require(record, "messages"))
@@ -165,7 +175,7 @@ def _assistant_turn(value: Any, field: str) -> list[dict]:
     return messages
 
 
-@_strict_json
+@strict_json
 def validate_preference(record: dict) -> dict:
     """Preference pair: a prompt ending with a user turn, and different chosen and rejected responses."""
     prompt = _require(record, "prompt")
@@ -181,10 +191,10 @@ def validate_preference(record: dict) -> dict:
     scale = record.get("scale")
     if scale is not None and scale not in SCALES:
         raise RecordError("scale", f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-    margin = _number_or_none(record.get("margin"), "margin")
+    margin = number_or_none(record.get("margin"), "margin")
     rating = record.get("rating")
     if not isinstance(rating, str):
-        rating = _number_or_none(rating, "rating")
+        rating = number_or_none(rating, "rating")
     if margin is not None and margin < 0:
         raise RecordError("margin", "must be >= 0: the margin says by how much chosen beats rejected")
     return {
@@ -208,7 +218,7 @@ def _text_list(value: Any, field: str) -> list[str]:
     return [_text(v, f"{field}[{i}]", allow_empty=False) for i, v in enumerate(value)]
 
 
-@_strict_json
+@strict_json
 def validate_question(record: dict) -> dict:
     """MT-Bench question: id, category and one user text per turn; optional reference answers per turn."""
     qid = _require(record, "question_id")
@@ -221,7 +231,7 @@ def validate_question(record: dict) -> dict:
             "reference": reference}
 
 
-@_strict_json
+@strict_json
 def validate_answer(record: dict) -> dict:
     """A model's answers to one question, one assistant text per turn (empty texts are kept: they are data)."""
     qid = _require(record, "question_id")
@@ -235,7 +245,7 @@ def validate_answer(record: dict) -> dict:
     return {**record, "question_id": qid, "model": model, "turns": turns, "generator": record.get("generator")}
 
 
-@_strict_json
+@strict_json
 def validate_judgment(record: dict) -> dict:
     """A judge's verdict; a failed one keeps `error` and has no score or winner (it is counted, never defaulted)."""
     kind = _require(record, "kind")
@@ -247,7 +257,7 @@ def validate_judgment(record: dict) -> dict:
     if kind == "single":
         _text(_require(record, "model"), "model")
         if error is None:
-            score = _number_or_none(_require(record, "score"), "score")
+            score = number_or_none(_require(record, "score"), "score")
             if score is None:
                 raise RecordError("score", "missing on a judgment without an error")
     else:
@@ -261,7 +271,7 @@ def validate_judgment(record: dict) -> dict:
     return {"turn": 1, "raw": None, "error": None, "prompt_hash": None, **record}
 
 
-@_strict_json
+@strict_json
 def validate_battle(record: dict) -> dict:
     """Chatbot Arena battle: two different models and a winner label."""
     a = _text(_require(record, "model_a"), "model_a")

@@ -56,17 +56,27 @@ def read_inputs(pairwise: list, single: list = (), answers: list = (), human: li
 
 
 def sort_files(paths: list) -> dict[str, list]:
-    """Which audit input each file is, by the records it holds: "pairwise", "single", "answers" or "human". The
+    """Which audit input each file is, by the rows it starts with: "pairwise", "single", "answers" or "human". The
     shell turns `--answers answers/*.jsonl` into one flag and many files; the files after the first come in as
-    arguments, and their records say what they are."""
-    from chatrecipe.data.records import load_records
+    arguments, and their rows say what they are (read_inputs then reads and validates them once)."""
+    from itertools import islice
+
+    from chatrecipe.data.eval_formats import to_native
+    from chatrecipe.data.records import iter_rows
+    from chatrecipe.data.schema import RecordError
 
     sorted_paths: dict[str, list] = {"pairwise": [], "single": [], "answers": [], "human": []}
+    def native(data: dict) -> list[dict]:  # FastChat's and AlpacaEval's rows: the records they hold
+        try:
+            return to_native(data, path=path)
+        except RecordError:  # a bad row is read_inputs' to report, with its line
+            return []
+
     for path in paths:
-        records = load_records([str(path)]).records
+        rows = [r for row in islice(iter_rows(path), 20) if isinstance(row.data, dict) for r in native(row.data)]
         kinds = {"answers" if "turns" in r and "model" in r and "kind" not in r else
                  r.get("kind") if r.get("kind") in ("pairwise", "single") else
-                 "human" if "winner" in r and "kind" not in r else None for r in records}
+                 "human" if "winner" in r and "kind" not in r else None for r in rows}
         if len(kinds) != 1 or None in kinds:
             raise ValueError(f"{path}: not one kind of audit input (answers, pairwise or single judgments, human "
                              f"battles); name it with --answers, --pairwise, --single or --human")

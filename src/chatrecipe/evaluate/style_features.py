@@ -68,16 +68,17 @@ def word_count(text: str) -> int:
 
 
 def token_counter(tokenizer: str | None = None) -> Callable[[str], int]:
-    """A function counting the tokens of a text: a named tokenizer (folder or cached name), or `word_count`."""
+    """A function counting the tokens of a text: any model reference chatrecipe loads (the embedded default, a
+    folder, an adapter, a .gguf, a cached hub id), or `word_count`."""
     if tokenizer is None:
         return word_count
-    from transformers import AutoTokenizer
+    from chatrecipe.models import ModelLoadError, load_tokenizer
 
     try:
-        loaded = AutoTokenizer.from_pretrained(tokenizer)
-    except (OSError, ValueError) as exc:
+        loaded = load_tokenizer(tokenizer)
+    except (ModelLoadError, OSError, ValueError) as exc:
         raise StyleFeatureError(f"tokenizer {tokenizer!r} could not be loaded ({str(exc).splitlines()[0]}); give a "
-                                "tokenizer folder or a model cached here, or none for the default word count") from None
+                                "model reference chatrecipe loads, or none for the default word count") from None
     return lambda text: len(loaded.encode(text, add_special_tokens=False))
 
 

@@ -138,7 +138,12 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
         found = list(dict.fromkeys((a["generator_2"], a["generator_1"]) for a in annotations))
         for m, b in _select(found, model, baseline, ordered=True):
             mine = [a for a in annotations if (a["generator_2"], a["generator_1"]) == (m, b)]
-            _check_once(mine, m, b)
+            from chatrecipe.evaluate.length_control import LengthControlError, check_alignment
+
+            try:
+                check_alignment(mine)  # each instruction once, else one of several files was passed twice
+            except LengthControlError as exc:
+                raise WinRateError(f"{m} vs {b}: {exc}; pass each model's annotations once") from None
             scores, stats = preferences_from_alpaca(mine)
             row = {"model": m, "baseline": b, **win_rate(scores, bootstrap=bootstrap, seed=seed), **stats}
             if lc:
@@ -157,16 +162,6 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
         scores, stats = preferences_from_judgments(judgments, m, b)
         rows.append({"model": m, "baseline": b, **win_rate(scores, bootstrap=bootstrap, seed=seed), **stats})
     return {"format": "judgments", "pairs": rows, "rejected": loaded.rejected}
-
-
-def _check_once(annotations: list[dict], model: str, baseline: str) -> None:
-    seen: dict[str, int] = {}
-    for a in annotations:
-        seen[a["instruction"]] = seen.get(a["instruction"], 0) + 1
-    twice = [i for i, n in seen.items() if n > 1]
-    if twice:
-        raise WinRateError(f"{len(twice)} instructions are annotated more than once for {model} vs {baseline} "
-                           f"(e.g. {twice[0][:60]!r}); pass each model's annotations once")
 
 
 def pairwise_win_rates(pairwise: list[dict], answers: dict[str, list[dict]], seed: int = 0) -> list[dict]:

@@ -3,7 +3,7 @@
 Order matters and follows the recipe: validate (reject with reasons), deduplicate, remove what overlaps the
 evaluation questions ("doping" between training and eval), filter by length, optionally subsample (for
 dataset-size ablations), then describe what is left — the length table per source and the task distribution
-against a target mix — before and after, so the report shows what each step removed.
+against a target mix — beside a count of what each step removed, with every removed record kept with its reason.
 """
 
 from __future__ import annotations
@@ -150,7 +150,6 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft
         counts = {"loaded": len(records) + len(rejected), "rejected": len(rejected), "formats": formats}
         if args.classify:
             records, counts["classified"] = _classify(records)
-        before = dataset_stats(records, tokenizer, target_mix=args.target_mix if name == "sft" else None)
         # a refusal is a bad demonstration but can be the right *chosen* answer of a preference pair
         records, removed, report = _clean(records, questions, args, tokenizer, counts, refusals=name == "sft")
         if name == "sft" and args.size and args.size < len(records):
@@ -165,7 +164,7 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft
         plots = write_stats(after, output_dir / f"stats-{name}", label=name)
         outputs[name] = str(path)
         metrics[name] = counts
-        sections.append((name, counts, before, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots
+        sections.append((name, counts, after, [str(Path(p).relative_to(output_dir.parent)) for p in plots
                                                        if str(p).endswith(".png")]))
     section = data_section(sections, model, notice=STARTER_NOTICE if starter else None,
                            files={"sft": [str(p) for p in sft_files], "preferences": [str(p) for p in preference_files]})

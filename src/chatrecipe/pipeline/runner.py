@@ -105,6 +105,7 @@ def _prepare_stage_dir(folder: Path, fingerprint: str, console) -> str | None:
         for path in stale:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "stage.json").unlink(missing_ok=True)  # running again: complete only once this attempt says so
     attempt.write_text(json.dumps({"fingerprint": fingerprint, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}))
     return resumed
 

@@ -37,21 +37,23 @@ def load_training_records(files: list, kind: str, output_dir: Path) -> list[dict
 
 
 def reject_too_long(rows: list[dict], lengths: list[int], max_length: int | None, output_dir: Path,
-                    what: str) -> list[dict]:
-    """Drop rows longer than `max_length` tokens, recording each with its length (never silently truncated)."""
+                    what: str) -> tuple[list[dict], list[int]]:
+    """Drop rows longer than `max_length` tokens, recording each with its length (never silently truncated).
+    Returns the rows kept and their lengths, which the token counts and the memory estimate then read."""
     if not max_length:
-        return rows
-    kept, rejected = [], []
+        return rows, lengths
+    kept, kept_lengths, rejected = [], [], []
     for row, length in zip(rows, lengths):
         if length > max_length:
             rejected.append({"file": "training data", "line": None, "field": what, "record": row,
                              "reason": f"{length} tokens > max_length {max_length}; raise max_length or shorten it"})
         else:
             kept.append(row)
+            kept_lengths.append(length)
     write_rejected(output_dir / "too-long.jsonl", rejected)  # too-long.rejected.jsonl
     if not kept:
         raise TrainingInputError(f"every example is longer than max_length={max_length} tokens; raise max_length")
-    return kept
+    return kept, kept_lengths
 
 
 def last_checkpoint(output_dir: Path) -> str | None:

@@ -20,9 +20,8 @@ def preference_rows(files: list, tokenizer, output_dir: Path, max_length: int | 
     records = load_training_records(files, "preference", output_dir)
     rows = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"], "margin": r.get("margin")}
             for r in records]
-    lengths = [pair_length(tokenizer, r) for r in rows]
-    kept = [n for n in lengths if not max_length or n <= max_length]
-    rows = reject_too_long(rows, lengths, max_length, output_dir, "prompt+response")
+    rows, kept = reject_too_long(rows, [pair_length(tokenizer, r) for r in rows], max_length, output_dir,
+                                 "prompt+response")
     use_margin = with_margin and all(r["margin"] is not None for r in rows)
     for row in rows:
         if not use_margin:

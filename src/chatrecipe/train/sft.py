@@ -58,8 +58,8 @@ def run(section: dict, *, model: str, train_files: list, output_dir: Path, seed:
     rows = [{"messages": r["messages"]} for r in records]
     lengths = [len(tokenizer.apply_chat_template(r["messages"], chat_template=train_template, tokenize=True,
                                                  return_dict=True)["input_ids"]) for r in rows]
-    rows = reject_too_long(rows, lengths, config.max_length, output_dir, "messages")
-    train_tokens = sum(n for n in lengths if not config.max_length or n <= config.max_length)
+    rows, lengths = reject_too_long(rows, lengths, config.max_length, output_dir, "messages")
+    train_tokens = sum(lengths)
     eval_dataset = None
     if eval_files:
         eval_dataset = Dataset.from_list([{"messages": r["messages"]}

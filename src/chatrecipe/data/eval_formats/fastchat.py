@@ -153,7 +153,7 @@ def pair_rows(records: list[dict]) -> list[dict]:
     for r in records:
         key = (r["question_id"], r.get("turn", 1), r.get("repeat", 0), r["model_a"], r["model_b"], r["judge"],
                r.get("prompt"))
-        games.setdefault(key, {})[r.get("order", "ab")] = r
+        games.setdefault(key, {})[r.get("order") or "ab"] = r  # order unknown (AlpacaEval): its one verdict is game 1
     rows = []
     for (qid, turn, _, model_a, model_b, judge, prompt), orders in games.items():
         row = {"question_id": qid, "model_1": model_a, "model_2": model_b}

@@ -8,7 +8,7 @@ is the record's id, as in the H4 recipes. A row whose chosen is already only the
 explicit prompt, as TRL writes it) is read that way."""
 
 from chatrecipe.data.formats.shared_prompt import split_shared_prompt
-from chatrecipe.data.schema import RecordError, validate_conversation, validate_preference
+from chatrecipe.data.schema import RecordError, number_or_none, validate_conversation, validate_preference
 
 NAME = "h4"
 KIND = "conversation|preference"
@@ -23,12 +23,8 @@ def fits(row: dict) -> str | None:
 
 
 def _score(row: dict, field: str):
-    value = row.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RecordError(field, f"must be a number, got {value!r}")
-    return float(value)
+    value = number_or_none(row.get(field), field)
+    return None if value is None else float(value)
 
 
 def pair_from_conversations(row: dict, source: str) -> dict:

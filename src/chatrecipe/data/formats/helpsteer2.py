@@ -18,7 +18,7 @@ import re
 from itertools import combinations
 
 from chatrecipe.data.records import RecordFileError, Row, rejection
-from chatrecipe.data.schema import RecordError, validate_messages, validate_preference
+from chatrecipe.data.schema import RecordError, number_or_none, validate_messages, validate_preference
 
 NAME = "helpsteer2"
 KIND = "preference"
@@ -52,10 +52,7 @@ def prompt_messages(text: str) -> list[dict]:
 def _scores(row: dict, attribute: str) -> dict:
     scores = {}
     for name in ATTRIBUTES:
-        value = row.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value):
-            raise RecordError(name, f"must be a number, got {value!r}")
-        scores[name] = value
+        scores[name] = number_or_none(row.get(name), name)
     if scores[attribute] is None:
         raise RecordError(attribute, "missing, so the response cannot be ordered by it")
     return scores
@@ -63,9 +60,9 @@ def _scores(row: dict, attribute: str) -> dict:
 
 def _preference_row(row: Row) -> dict:
     data = row.data
-    strength = data["preference_strength"]
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength != strength:
-        raise RecordError("preference_strength", f"must be a number from -3 to 3, got {strength!r}")
+    strength = number_or_none(data["preference_strength"], "preference_strength")
+    if strength is None:
+        raise RecordError("preference_strength", "missing: a number from -3 to 3")
     if strength == 0:
         raise RecordError("preference_strength", "0: the two responses are rated equal (a tie teaches nothing)")
     chosen, rejected = ("response_1", "response_2") if strength < 0 else ("response_2", "response_1")
@@ -96,11 +93,15 @@ def convert_all(rows: list[Row], attribute: str = "helpfulness") -> tuple[list[d
             if a[attribute] == b[attribute] or row_a.data["response"] == row_b.data["response"]:
                 continue
             (best, s_best), (worse, s_worse) = sorted([(row_a, a), (row_b, b)], key=lambda x: -x[1][attribute])
-            records.append(validate_preference({
-                "prompt": prompt, "chosen": best.data["response"], "rejected": worse.data["response"],
-                "margin": float(s_best[attribute] - s_worse[attribute]), "rating": s_best[attribute], "scale": "score",
-                "source": "helpsteer2", "metadata": {"attribute": attribute, "scores_chosen": s_best,
-                                                     "scores_rejected": s_worse}}))
+            try:
+                records.append(validate_preference({
+                    "prompt": prompt, "chosen": best.data["response"], "rejected": worse.data["response"],
+                    "margin": float(s_best[attribute] - s_worse[attribute]), "rating": s_best[attribute],
+                    "scale": "score", "source": "helpsteer2",
+                    "metadata": {"attribute": attribute, "scores_chosen": s_best, "scores_rejected": s_worse}}))
+            except RecordError as exc:  # the pair, not the file: both rows go to the rejected file with the reason
+                rejected += [rejection(r, f"its pair cannot be a record: {exc.reason}", exc.field)
+                             for r in (row_a, row_b) if id(r) not in used]
             used.update((id(row_a), id(row_b)))
         for row, _, _ in group:
             if id(row) not in used:

@@ -9,7 +9,7 @@ ranked equal make no pair. The models and ranks of each side, the `source` sets 
 from itertools import combinations
 
 from chatrecipe.data.formats.hh_rlhf import parse_transcript
-from chatrecipe.data.schema import RecordError, validate_preference
+from chatrecipe.data.schema import RecordError, number_or_none, validate_preference
 
 NAME = "nectar"
 KIND = "preference"
@@ -27,9 +27,9 @@ def fits(row: dict) -> str | None:
 def _ranked(answers: list) -> list[dict]:
     ranked = []
     for i, answer in enumerate(answers):
-        rank = answer.get("rank") if isinstance(answer, dict) else None
-        if isinstance(rank, bool) or not isinstance(rank, (int, float)) or rank != rank:
-            raise RecordError(f"answers[{i}].rank", f"must be a number, got {rank!r}")
+        rank = number_or_none(answer.get("rank") if isinstance(answer, dict) else None, f"answers[{i}].rank")
+        if rank is None:
+            raise RecordError(f"answers[{i}].rank", "missing; every answer needs its rank")
         if not isinstance(answer.get("answer"), str) or not answer["answer"].strip():
             raise RecordError(f"answers[{i}].answer", "empty or not text")
         ranked.append(answer)

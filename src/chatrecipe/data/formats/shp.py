@@ -6,7 +6,7 @@ the comments' ids and the seconds between them."""
 
 import math
 
-from chatrecipe.data.schema import RecordError, validate_preference
+from chatrecipe.data.schema import RecordError, loose_number, number_or_none, validate_preference
 
 NAME = "shp"
 KIND = "preference"
@@ -18,23 +18,17 @@ def fits(row: dict) -> str | None:
         "no `history`, `human_ref_A/B`, `labels` fields"
 
 
-def _number(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def convert(row: dict) -> list[dict]:
     if row["labels"] not in (0, 1):
         raise RecordError("labels", f"must be 0 or 1, got {row['labels']!r}")
     first, second = ("A", "B") if row["labels"] == 1 else ("B", "A")
-    ratio = _number(row.get("score_ratio"))
-    if ratio is not None and not math.isfinite(ratio):
-        raise RecordError("score_ratio", f"must be a finite number, got {ratio}")
+    ratio = number_or_none(row.get("score_ratio"), "score_ratio")  # it becomes the margin the RM trains on
     margin = math.log(ratio) if ratio is not None and ratio > 0 else None
-    metadata = {"score_chosen": _number(row.get(f"score_{first}")),
-                "score_rejected": _number(row.get(f"score_{second}")),
-                "score_ratio": ratio, "upvote_ratio": _number(row.get("upvote_ratio")),
+    metadata = {"score_chosen": loose_number(row.get(f"score_{first}")),
+                "score_rejected": loose_number(row.get(f"score_{second}")),
+                "score_ratio": ratio, "upvote_ratio": loose_number(row.get("upvote_ratio")),
                 "chosen_id": row.get(f"c_root_id_{first}"), "rejected_id": row.get(f"c_root_id_{second}"),
-                "seconds_difference": _number(row.get("seconds_difference")), "domain": row.get("domain")}
+                "seconds_difference": loose_number(row.get("seconds_difference")), "domain": row.get("domain")}
     return [validate_preference({"prompt": row["history"], "chosen": row[f"human_ref_{first}"],
                                  "rejected": row[f"human_ref_{second}"],
                                  "margin": margin if margin is None or margin >= 0 else None,

@@ -7,7 +7,7 @@ The fine-grained signal stays: `metadata` holds each side's model, per-aspect ra
 
 import random
 
-from chatrecipe.data.schema import RecordError, validate_preference
+from chatrecipe.data.schema import RecordError, loose_number, validate_preference
 
 NAME = "ultrafeedback"
 KIND = "preference"
@@ -16,25 +16,18 @@ OPTIONS = {"mode": "best-worst (default) or best-random: which other completion 
            "seed": "seed for best-random"}
 
 
-def _number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):  # "N/A" ratings and missing scores
-        return None
-
-
 def _ratings(completion: dict) -> dict:
     """Per-aspect ratings, e.g. {"honesty": 4.0, "helpfulness": 5.0}; an unrated aspect ("N/A") is None."""
     annotations = completion.get("annotations")
     if not isinstance(annotations, dict):
         return {}
-    return {aspect: _number(value.get("Rating")) for aspect, value in annotations.items() if isinstance(value, dict)}
+    return {aspect: loose_number(value.get("Rating")) for aspect, value in annotations.items() if isinstance(value, dict)}
 
 
 def _score(completion: dict):
     for key in ("overall_score", "score", "rating"):
-        if isinstance(completion.get(key), (int, float)) and not isinstance(completion.get(key), bool):
-            return float(completion[key])
+        if isinstance(completion.get(key), (int, float)) and (value := loose_number(completion[key])) is not None:
+            return float(value)
     values = [v for v in _ratings(completion).values() if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -46,7 +39,7 @@ def fits(row: dict) -> str | None:
 
 def _side(completion: dict) -> dict:
     found = {"model": completion.get("model"), "ratings": _ratings(completion) or None,
-             "fine_grained_score": _number(completion.get("fine-grained_score"))}
+             "fine_grained_score": loose_number(completion.get("fine-grained_score"))}
     return {k: v for k, v in found.items() if v is not None}
 
 

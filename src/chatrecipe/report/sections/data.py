@@ -13,7 +13,7 @@ def _filtered(counts: dict) -> str:
 
 
 def data_section(sets: list, model: str, notice: str | None = None, files: dict | None = None) -> dict:
-    """`sets`: (name, counts, stats before, stats after, plot paths) per set, as the data stage measured them;
+    """`sets`: (name, counts, stats after cleaning, plot paths) per set, as the data stage measured them;
     `notice`: a warning that heads the section (the starter sets standing in for the recipe's data)."""
     tables, plots, warnings = [], [], [notice[0].upper() + notice[1:] + "."] if notice else []
     rows = [[name, c["loaded"], c["rejected"], c.get("classified", 0), c.get("duplicates", 0),
@@ -25,7 +25,7 @@ def data_section(sets: list, model: str, notice: str | None = None, files: dict 
     if formats:
         tables.append({"title": "Input formats (detected per file, per row in mixed files)",
                        "columns": ["set", "format", "rows"], "rows": formats})
-    for name, counts, before, after, set_plots in sets:
+    for name, counts, after, set_plots in sets:
         for table in stats_tables(after):
             tables.append({**table, "title": f"{name}: {table['title']}"})
         plots += set_plots
