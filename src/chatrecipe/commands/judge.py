@@ -37,7 +37,7 @@ def _load(path: Path, kind: str) -> list[dict]:
     return result.records
 
 
-def _backend(judge: str, output: Path, max_new_tokens: int, batch_size: int):
+def _backend(judge: str, output: Path, batch_size: int):
     from chatrecipe.backends import load_backend
 
     return load_backend(judge, cache_dir=output.parent / ".judge-cache", batch_size=batch_size)
@@ -74,7 +74,7 @@ def single(
     from chatrecipe.judge.single import judge_single
 
     records_at = _records_at(output, fmt)
-    records = judge_single(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
+    records = judge_single(_backend(judge, output, batch_size), _load(questions, "question"),
                            _load(answers, "answer"), records_at, prompt=prompt, repeats=repeats,
                            params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records, output, fmt)
@@ -94,7 +94,7 @@ def pairwise(
     from chatrecipe.judge.pairwise import combine_orders, judge_pairwise
 
     records_at = _records_at(output, fmt)
-    records = judge_pairwise(_backend(judge, output, max_new_tokens, batch_size), _load(questions, "question"),
+    records = judge_pairwise(_backend(judge, output, batch_size), _load(questions, "question"),
                              _load(answers_a, "answer"), _load(answers_b, "answer"), records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)

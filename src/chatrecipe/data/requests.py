@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatrecipe.data.convert import ConvertResult, convert
+from chatrecipe.data.convert import SNIFF_ROWS, ConvertResult, convert
 from chatrecipe.data.records import iter_rows, rejection
 from chatrecipe.data.schema import (CATEGORIES, RecordError, record_id, strict_json, validate_conversation,
                                     validate_messages, validate_preference, validate_question)
 
-SNIFF_ROWS = 20
 
 
 def request_kind(row: dict) -> str | None:

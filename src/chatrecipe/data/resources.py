@@ -42,3 +42,14 @@ def chatrecipe_home() -> Path:
     """$CHATRECIPE_HOME (unset or empty: ~/.cache/chatrecipe): converted models and shared caches, never inside the
     installed package. It lives here, on the ground floor, so that `data` and everything above can ask for it."""
     return Path(os.environ.get("CHATRECIPE_HOME") or Path.home() / ".cache" / "chatrecipe")
+
+
+def stage_files(stage: str, sft: list, preferences: list) -> list:
+    """The files a training stage reads (SFT conversations; the reward model, DPO and RL preference pairs), or a
+    ValueError saying which data key to fill: a stage is never handed the other kind, nor toy data in silence."""
+    key, files, toy = (("sft_files", sft, STARTER_SFT) if stage == "sft" else
+                       ("preference_files", preferences, STARTER_PREFERENCES))
+    if not files:
+        raise ValueError(f"{stage}: the recipe names data files but no data.{key}, so {stage} has nothing to train "
+                         f"on; name data.{key} ({toy} is the shipped toy set) or remove the section")
+    return files

@@ -98,7 +98,7 @@ def dumps(record: Any) -> str:
         raise UnsafeValueError(f"field '{found[0]}': {found[1]}" if found else str(exc)) from None
     except RecursionError:
         raise UnsafeValueError("nested too deeply to write as JSON") from None
-    if _SURROGATE.search(text):
+    if not text.isascii() and _SURROGATE.search(text):  # isascii is a C scan: most lines skip the regex
         found = problem(record)
         raise UnsafeValueError(f"field '{found[0]}': {found[1]}" if found else "text holds a lone surrogate")
     return text

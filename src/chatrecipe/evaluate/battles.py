@@ -89,16 +89,6 @@ def battle_table(battles: list[dict] | BattleTable) -> BattleTable:
     return BattleTable(models, a, b, code)
 
 
-def self_battles(table: BattleTable) -> str | None:
-    """A message naming the battles that pit a model against itself (they say nothing about any rating)."""
-    same = np.flatnonzero(table.a == table.b)
-    if not len(same):
-        return None
-    shown = ", ".join(f"{i + 1} ({table.models[table.a[i]]})" for i in same[:5])
-    return (f"{len(same)} battle(s) pit a model against itself (battle {shown}{', ...' if len(same) > 5 else ''}); "
-            "remove them: a battle needs two different models")
-
-
 @contextmanager
 def collector_paused():
     """Pause Python's cyclic garbage collector while millions of parsed dicts are made: each collection walks

@@ -17,12 +17,7 @@ import math
 import numpy as np
 from scipy.linalg.lapack import dposv
 
-from chatrecipe.evaluate.battles import WINNERS, BattleError, BattleTable, battle_table
-
-# BattleError and WINNERS lived here before battles.py; callers still import them from elo
-__all__ = ["WINNERS", "BattleError", "BattleTable", "battle_table", "battles_from_judgments", "bootstrap_ratings",
-           "bradley_terry", "elo_scale", "fit_bradley_terry", "leaderboard", "one_blas_thread", "online_elo",
-           "outcome_table", "pair_counts", "ratable", "select_battles", "to_elo", "win_matrices"]
+from chatrecipe.evaluate.battles import BattleError, BattleTable, battle_table
 
 BASE, SCALE, INIT = 10.0, 400.0, 1000.0
 

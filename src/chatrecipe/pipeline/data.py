@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from chatrecipe.data.records import load_records, write_records, write_rejected
-from chatrecipe.data.resources import (STARTER_NOTICE, STARTER_PREFERENCES, STARTER_SFT, resource_path,
-                                       training_files)
+from chatrecipe.data.resources import STARTER_NOTICE, resource_path, stage_files, training_files
 from chatrecipe.pipeline.context import Run
 from chatrecipe.recipe import RecipeError
 
@@ -59,11 +58,11 @@ def run_stage(run: Run) -> dict:
         [run.artifacts["synth_sft"]] if run.artifacts.get("synth_sft") else [],
         [run.artifacts["synth_preferences"]] if run.artifacts.get("synth_preferences") else [])
     for stage in ("sft", "rm", "dpo", "rl"):
-        key, files, toy = (("sft_files", sft, STARTER_SFT) if stage == "sft" else
-                           ("preference_files", preferences, STARTER_PREFERENCES))
-        if stage in run.recipe and not files:
-            raise RecipeError(f"{stage}: the recipe names data files but no data.{key}, so {stage} has nothing to "
-                              f"train on; name data.{key} ({toy} is the shipped toy set) or remove the section")
+        if stage in run.recipe:
+            try:
+                stage_files(stage, sft, preferences)
+            except ValueError as exc:
+                raise RecipeError(str(exc)) from None
     if starter:
         from rich.console import Console
 

@@ -114,7 +114,7 @@ def elo(pairwise: list[dict], questions: list[dict], out_dir: Path, args: EvalAr
     return elo_section(board, out_dir, source="the judge's combined verdicts", style=style)
 
 
-def audit(run: Run, pairwise: list[dict], single: list[dict], answers: dict, questions: list[dict],
+def audit(run: Run, args: EvalArgs, pairwise: list[dict], single: list[dict], answers: dict, questions: list[dict],
           checkpoints: dict[str, str]) -> tuple[dict, dict]:
     from chatrecipe.evaluate.audit import audit_figures, model_family
     from chatrecipe.report.sections.audit import audit_section
@@ -127,7 +127,8 @@ def audit(run: Run, pairwise: list[dict], single: list[dict], answers: dict, que
                             contamination_report=_contamination_report(run),
                             experiments=json.loads(Path(experiments_file).read_text()) if experiments_file else None)
     judged = set(checkpoints.values()) | {m for j in pairwise for m in (j.get("model_a"), j.get("model_b"))}
-    return audit_section(figures, run.stage_dir("eval"), judge=judge, judged=judged)
+    return audit_section(figures, run.stage_dir("eval"), judge=judge, judged=judged,
+                         style_section=args.elo and args.style_control)
 
 
 def redteam_all(run: Run, args: EvalArgs, checkpoints: dict[str, str], generate: GenerateArgs) -> tuple[dict, dict]:
@@ -203,7 +204,7 @@ def run_stage(run: Run) -> dict:
     if pairwise and args.elo:
         builders.append(("70-elo", lambda: elo(pairwise, questions, out_dir, args, seed=run.seed, answers=answers)))
     if pairwise and args.audit:
-        builders.append(("80-audit", lambda: audit(run, pairwise, single, answers, questions, checkpoints)))
+        builders.append(("80-audit", lambda: audit(run, args, pairwise, single, answers, questions, checkpoints)))
     if args.redteam:
         builders.append(("90-redteam", lambda: redteam_all(run, args, checkpoints, generate)))
     if args.rm_bench and (run.artifacts.get("reward_model") or run.artifacts.get("dpo_model")):

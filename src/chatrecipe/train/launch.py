@@ -43,17 +43,17 @@ class Launch:
 def resolve(stage: str, config: Path, overrides: list[str] = (), output_dir: Path | None = None,
             resume: bool | str = True, reward_model: str | None = None, model: str | None = None) -> Launch:
     """Read the recipe with the overrides and name the stage's model, input files and output folder."""
-    from chatrecipe.data.resources import STARTER_NOTICE, resource_path, training_files
+    from chatrecipe.data.resources import STARTER_NOTICE, resource_path, stage_files, training_files
     from chatrecipe.models import EMBEDDED
     from chatrecipe.recipe import RecipeError, load_recipe
 
     recipe = load_recipe(config, [o if "." in o.split("=", 1)[0] else f"{stage}.{o}" for o in overrides])
     data = recipe.get("data") or {}
     sft, preferences, starter = training_files(data.get("sft_files"), data.get("preference_files"))
-    files = sft if stage == "sft" else preferences
-    key = "sft_files" if stage == "sft" else "preference_files"
-    if not files:
-        raise RecipeError(f"{stage}: {config} names data files but no data.{key}; name the files {stage} trains on")
+    try:
+        files = stage_files(stage, sft, preferences)
+    except ValueError as exc:
+        raise RecipeError(f"{config}: {exc}") from None
     if starter:
         print(f"warning: {STARTER_NOTICE}", file=sys.stderr)
     return Launch(stage=stage, section=recipe.get(stage) or {},

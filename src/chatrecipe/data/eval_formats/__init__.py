@@ -12,7 +12,6 @@ from pathlib import Path
 from chatrecipe.data.eval_formats import alpaca_eval, fastchat
 from chatrecipe.data.schema import RecordError
 
-FORMATS = {fastchat.NAME: fastchat, alpaca_eval.NAME: alpaca_eval}
 WRITE_FORMATS = ("chatrecipe", fastchat.NAME, alpaca_eval.NAME)
 
 
@@ -24,11 +23,6 @@ def to_native(row: dict, kind: str | None = None, path: str | Path | None = None
     if converted is None:
         converted = alpaca_eval.to_records(row, kind)
     return [row] if converted is None else converted
-
-
-def foreign_format(row: dict) -> str | None:
-    """Which foreign layout a row is in, if any (for messages that say what was read)."""
-    return next((name for name, module in FORMATS.items() if module.fits(row)), None)
 
 
 def answer_rows(answers: list[dict], fmt: str, questions: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
@@ -62,12 +56,18 @@ def judgment_rows(judgments: list[dict], fmt: str) -> list[dict]:
 
 
 def write_json_list(path: str | Path, rows: list[dict]) -> int:
-    """A JSON list file, as AlpacaEval reads `model_outputs.json` (JSON Lines would not load there); atomic."""
-    import json
+    """A JSON list file, as AlpacaEval reads `model_outputs.json` (JSON Lines would not load there); atomic, and
+    strict as every file chatrecipe writes (no NaN, no lone surrogate: `strict_json.dumps` names the field)."""
+    import os
+    import tempfile
+
+    from chatrecipe.data.strict_json import dumps
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    text = "[\n" + ",\n".join(dumps(row) for row in rows) + "\n]\n"
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    Path(tmp).replace(path)
     return len(rows)

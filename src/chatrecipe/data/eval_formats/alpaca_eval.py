@@ -47,10 +47,6 @@ def is_annotation(row: dict) -> bool:
     return {"instruction", "output_1", "output_2", "generator_1", "generator_2"} <= set(row)
 
 
-def fits(row: dict) -> bool:
-    return is_outputs(row) or is_annotation(row)
-
-
 def _instruction(row: dict) -> str:
     instruction = row.get("instruction")
     if not isinstance(instruction, str) or not instruction.strip():

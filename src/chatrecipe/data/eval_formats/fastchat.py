@@ -41,10 +41,6 @@ def is_pair(row: dict) -> bool:
     return "model_1" in row and "model_2" in row and "g1_winner" in row
 
 
-def fits(row: dict) -> bool:
-    return is_answer(row) or is_single(row) or is_pair(row)
-
-
 def _judge(row: dict) -> tuple[str, str | None]:
     judge = row.get("judge")
     if isinstance(judge, (list, tuple)) and judge and isinstance(judge[0], str):

@@ -38,8 +38,9 @@ def _warnings(audit: dict, judge: str | None, judged: set) -> list[str]:
 
 
 def audit_section(audit: dict, out_dir: Path, judge: str | None = None, judged: set | None = None,
-                  plot_prefix: str = "eval") -> tuple[dict, dict]:
-    """`audit` is evaluate.audit.audit_figures' result; `judged` the model references of the judged checkpoints."""
+                  plot_prefix: str = "eval", style_section: bool = False) -> tuple[dict, dict]:
+    """`audit` is evaluate.audit.audit_figures' result; `judged` the model references of the judged checkpoints;
+    `style_section` says the same report holds the style-controlled ratings, which the length figure links to."""
     figures = audit["figures"]
     rows = [[name, with_interval(f, 100, 0) if f.get("value") is not None else "n/a", f.get("n", 0)]
             for name, f in figures.items()]
@@ -59,7 +60,8 @@ def audit_section(audit: dict, out_dir: Path, judge: str | None = None, judged: 
                        "grades rank pairs the way its pairwise verdicts do. Failed verdicts: "
                        f"{audit['position']['failures']}." + unmeasured,
                "links": [{"text": "How much of each rating is length: the style-controlled ratings (eval.style_control, "
-                                  "eval elo --style-control)", "href": "#elo"}] if "length" in audit else [],
+                                  "eval elo --style-control)", "href": "#elo"}] if "length" in audit and style_section
+                        else [],
                "tables": [{"title": "Judge quirks (%)", "columns": ["figure", "value [95% CI]", "n"], "rows": rows}],
                "plots": [str(Path(plot_prefix) / p.name) for p in plots],
                "metrics": {k: v.get("value") for k, v in figures.items()}}

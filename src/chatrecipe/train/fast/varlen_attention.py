@@ -22,6 +22,8 @@ same causal attention within each example, no flash-attn package needed. Elsewhe
 
 from __future__ import annotations
 
+import functools
+
 NAME = "varlen_sdpa"
 
 
@@ -33,7 +35,8 @@ def varlen_sdpa_forward(module, query, key, value, attention_mask, cu_seq_lens_q
     same_length = query.shape[2] == key.shape[2]  # no cache: training or a first forward
     window = kwargs.get("sliding_window")  # Mistral's: attention reaches only this far back
     if same_length and cu_seq_lens_q is not None and query.shape[0] == 1 and len(cu_seq_lens_q) > 2:
-        bounds = cu_seq_lens_q.tolist()
+        # the boundaries come to the host (a device sync on CUDA) only when a window or the per-example loop needs them
+        bounds = cu_seq_lens_q.tolist() if window or not query.is_cuda else None
         within_window = not window or max(b - a for a, b in zip(bounds[:-1], bounds[1:])) <= window
         if flash_varlen_available(query, window if not within_window else None):
             kwargs.pop("is_causal", None)
@@ -42,6 +45,7 @@ def varlen_sdpa_forward(module, query, key, value, attention_mask, cu_seq_lens_q
         if not within_window:  # an example longer than the window: the sliding-window mask must apply
             return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
         kwargs.pop("is_causal", None)
+        bounds = bounds or cu_seq_lens_q.tolist()
         outputs = [sdpa_attention_forward(module, query[:, :, start:end], key[:, :, start:end],
                                           value[:, :, start:end], None, is_causal=True, **kwargs)[0]
                    for start, end in zip(bounds[:-1], bounds[1:])]
@@ -70,7 +74,9 @@ def flash_varlen_available(query, window: int | None = None) -> bool:
     return window is None or "window_size" in _parameters(varlen_attn)
 
 
+@functools.cache
 def _parameters(function) -> dict:
+    """The keywords a kernel wrapper takes, read once: every layer of every step asks."""
     import inspect
 
     return inspect.signature(function).parameters
