@@ -61,19 +61,21 @@ def sort_files(paths: list) -> dict[str, list]:
     arguments, and their rows say what they are (read_inputs then reads and validates them once)."""
     from itertools import islice
 
+    from chatrecipe.data.convert import SNIFF_ROWS
     from chatrecipe.data.eval_formats import to_native
     from chatrecipe.data.records import iter_rows
     from chatrecipe.data.schema import RecordError
 
-    sorted_paths: dict[str, list] = {"pairwise": [], "single": [], "answers": [], "human": []}
-    def native(data: dict) -> list[dict]:  # FastChat's and AlpacaEval's rows: the records they hold
+    def native(data: dict, path) -> list[dict]:  # FastChat's and AlpacaEval's rows: the records they hold
         try:
             return to_native(data, path=path)
         except RecordError:  # a bad row is read_inputs' to report, with its line
             return []
 
+    sorted_paths: dict[str, list] = {"pairwise": [], "single": [], "answers": [], "human": []}
     for path in paths:
-        rows = [r for row in islice(iter_rows(path), 20) if isinstance(row.data, dict) for r in native(row.data)]
+        rows = [r for row in islice(iter_rows(path), SNIFF_ROWS) if isinstance(row.data, dict)
+                for r in native(row.data, path)]
         kinds = {"answers" if "turns" in r and "model" in r and "kind" not in r else
                  r.get("kind") if r.get("kind") in ("pairwise", "single") else
                  "human" if "winner" in r and "kind" not in r else None for r in rows}

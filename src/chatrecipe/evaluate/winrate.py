@@ -126,6 +126,7 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
     """
     from chatrecipe.data.eval_formats.alpaca_eval import is_annotation
     from chatrecipe.data.records import iter_rows, load_records
+    from chatrecipe.evaluate.length_control import LengthControlError, check_alignment
 
     heads = {str(p): next((r.data for r in iter_rows(p) if r.data is not None), None) for p in paths}
     annotation_files = [p for p, head in heads.items() if head is not None and is_annotation(head)]
@@ -138,8 +139,6 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
         found = list(dict.fromkeys((a["generator_2"], a["generator_1"]) for a in annotations))
         for m, b in _select(found, model, baseline, ordered=True):
             mine = [a for a in annotations if (a["generator_2"], a["generator_1"]) == (m, b)]
-            from chatrecipe.evaluate.length_control import LengthControlError, check_alignment
-
             try:
                 check_alignment(mine)  # each instruction once, else one of several files was passed twice
             except LengthControlError as exc:
