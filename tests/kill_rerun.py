@@ -19,8 +19,9 @@ from pathlib import Path
 from tests.servers import answer_logging_app, running
 
 
-def kill_then_rerun(answer, argv, workdir: Path, *, kill_after: int, env: dict | None = None):
-    """Run `argv(url)` (chatrecipe arguments), SIGKILL it after `kill_after` answers, rerun it to the end.
+def kill_then_rerun(answer, argv, workdir: Path, *, kill_after: int, env: dict | None = None, after_kill=None):
+    """Run `argv(url)` (chatrecipe arguments), SIGKILL it after `kill_after` answers, rerun it to the end;
+    `after_kill()`, if given, runs between the two (to leave what a worse-timed kill would leave).
 
     Returns (answers sent before the kill, Counter of every fully sent request body, the rerun's CompletedProcess).
     """
@@ -45,5 +46,7 @@ def kill_then_rerun(answer, argv, workdir: Path, *, kill_after: int, env: dict |
             app.state.hold_after = None
             app.state.released.set()
         before_kill = len(app.state.sent)
+        if after_kill:
+            after_kill()
         rerun = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900)
     return before_kill, Counter(json.dumps(body, sort_keys=True) for body in app.state.sent), rerun

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from chatrecipe.data.convert import convert
-from chatrecipe.data.records import (RecordFileError, append_jsonl, load_records, read_jsonl, write_records,
-                                     write_rejected)
+from chatrecipe.data.records import RecordFileError, load_records, read_jsonl, write_records, write_rejected
+from chatrecipe.data.resumable import append_jsonl
 
 PAIR = {"prompt": "Q?", "chosen": "A", "rejected": "B", "margin": 1.0}
 ROW = {"instruction": "Say hi.", "output": "Hi!"}

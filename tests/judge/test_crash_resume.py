@@ -65,3 +65,30 @@ def test_single_grading_killed_mid_run_pays_nothing_twice(tmp_path):
     per_key = Counter((r["question_id"], r["turn"], r["model"]) for r in rows)
     assert len(per_key) == expected and set(per_key.values()) == {1}
     assert {r["score"] for r in rows} == {7.0}
+
+
+@pytest.mark.slow
+def test_a_judgment_cut_mid_line_by_the_kill_is_redone_from_the_cache(tmp_path):
+    """A kill during the append leaves half a line; the rerun removes it, judges that item again from the cache
+    (the answer is not paid twice) and appends on a fresh line."""
+    questions, answers = _write(tmp_path / "q.jsonl", QUESTIONS), _answers(tmp_path, "tuned")
+    out = tmp_path / "judged" / "single.jsonl"
+    expected = 5 + 2 * 2
+
+    def cut_last_line():
+        text = out.read_bytes()
+        assert text.count(b"\n") == expected // 3  # one line per answer received before the kill
+        last = text.rstrip(b"\n").rfind(b"\n") + 1
+        out.write_bytes(text[:last + (len(text) - last) // 2])
+
+    before, sent, rerun = kill_then_rerun(
+        lambda body: "Clear and short. Rating: [[7]]",
+        lambda url: ["judge", "single", "--judge", "openai:judge", "--questions", str(questions),
+                     "--answers", str(answers), "-o", str(out)],
+        tmp_path, kill_after=expected // 3, after_kill=cut_last_line)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "removed a half-written last line" in rerun.stderr
+    assert [body for body, n in sent.items() if n > 1] == [] and sum(sent.values()) == expected
+    rows = read_jsonl(out)
+    per_key = Counter((r["question_id"], r["turn"], r["model"]) for r in rows)
+    assert len(per_key) == expected and set(per_key.values()) == {1}

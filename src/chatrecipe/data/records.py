@@ -369,13 +369,3 @@ def read_jsonl(path: str | Path) -> list[dict]:
             raise RecordFileError(f"{row.file}:{row.line}: {row.error}")
         rows.append(row.data)
     return rows
-
-
-def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one record and flush, so a crash loses at most the line being written (resumable outputs)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = dumps(record) + "\n"  # refused before the file is touched, so a bad value never leaves half a line
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.backends.redact import redact
-from chatrecipe.data.records import append_jsonl, read_jsonl
+from chatrecipe.data.resumable import append_jsonl, read_appended
 from chatrecipe.progress import progress_bar
 
 
@@ -28,7 +28,7 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
     """
     params = params or GenerationParams()
     output = Path(output)
-    done = {a["question_id"]: a for a in read_jsonl(output)} if output.exists() else {}
+    done = {a["question_id"]: a for a in read_appended(output)}
     todo = [q for q in questions if q["question_id"] not in done]
     if todo:
         histories = {q["question_id"]: [] for q in todo}

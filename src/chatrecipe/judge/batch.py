@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chatrecipe.backends.base import Backend, GenerationParams
 from chatrecipe.backends.redact import redact
-from chatrecipe.data.records import append_jsonl, read_jsonl
+from chatrecipe.data.resumable import append_jsonl, read_appended
 from chatrecipe.progress import progress_bar
 
 
@@ -39,7 +39,7 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
     are counted by the callers, never defaulted. Returns the records in the order of `items`.
     """
     output = Path(output)
-    found = {tuple(r["_key"]): r for r in (read_jsonl(output) if output.exists() else []) if "_key" in r}
+    found = {tuple(r["_key"]): r for r in read_appended(output) if "_key" in r}
     items = [((*key, prefill), messages, fields) for key, messages, fields in items]  # a prefill is another prompt
     todo = [item for item in items if tuple(item[0]) not in found]
     settings = {**redact({k: v for k, v in judge.describe().items() if k != "chat_template"}),
