@@ -143,6 +143,20 @@ def test_an_old_database_that_holds_the_secret_is_migrated(tmp_path, monkeypatch
                for note in app.state.notes)
 
 
+def test_an_existing_database_others_can_read_is_named_to_the_operator(tmp_path, monkeypatch):
+    """Before: a 0644 file from an older version was served as it was, without a word."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.delenv("CHATRECIPE_ANNOTATE_SECRET", raising=False)
+    db = tmp_path / "shared.db"
+    make_engine(str(db)).dispose()
+    db.chmod(0o644)
+    notes = create_app(str(db)).state.notes
+    assert any(f"chmod 600 {db}" in note and "mode 644" in note for note in notes)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644  # named, not changed behind the owner's back
+    db.chmod(0o600)
+    assert not any("chmod" in note for note in create_app(str(db)).state.notes)
+
+
 def test_key_files_others_can_read_are_refused(tmp_path, monkeypatch):
     monkeypatch.delenv("CHATRECIPE_ANNOTATE_SECRET", raising=False)
     db = tmp_path / "k.db"

@@ -28,7 +28,8 @@ from chatrecipe.annotate.ratelimit import RateLimiter, device_cookie, sign_in_so
 from chatrecipe.annotate.security import (COOKIE, DEVICE_COOKIE, DEVICE_SECONDS, PRE_COOKIE, SESSION_SECONDS, Signer,
                                           admin_token_matches)
 from chatrecipe.annotate.sessions import end_session, start_session
-from chatrecipe.annotate.store import Annotator, Assignment, Item, Project, make_engine, make_sessionmaker
+from chatrecipe.annotate.store import (Annotator, Assignment, Item, Project, make_engine, make_sessionmaker,
+                                      open_to_others)
 from chatrecipe.annotate.web import (MAX_FORM_BYTES, MAX_TEXT, STATIC, BodyLimit, BodyTooLarge, SessionAndHeaders,
                                      check_csrf, identity, read_form, render, require_annotator)
 
@@ -64,9 +65,11 @@ def create_app(db: str, *, backend_for: Callable[[str], object] | None = None, c
     from chatrecipe.annotate import admin, tasks
 
     app = FastAPI(title="chatrecipe annotate", docs_url=None, redoc_url=None, openapi_url=None)
+    exposed = open_to_others(db)  # asked before make_engine, whose -wal and -shm files copy the file's mode
     app.state.engine = make_engine(db)
     app.state.sessions = make_sessionmaker(app.state.engine)
     secret, app.state.notes = load_secret(db, app.state.sessions)
+    app.state.notes += [exposed] if exposed else []
     app.state.signer = Signer(secret)
     app.state.limiter = RateLimiter(login_attempts, login_window)
     app.state.secure_cookies = secure_cookies

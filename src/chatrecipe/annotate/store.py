@@ -170,6 +170,16 @@ def create_private_file(path: Path) -> None:
         pass
 
 
+def open_to_others(db: str) -> str | None:
+    """A note for the operator when an existing SQLite file can be read by others (files made before this version
+    were 0644): the demonstrations, ratings and annotator names are in it. Its mode stays the owner's call."""
+    path = sqlite_path(db)
+    if path is None or not path.exists() or not (mode := path.stat().st_mode & 0o777) & 0o077:
+        return None
+    return (f"{path} can be read by other users of this machine (mode {mode:o}); run `chmod 600 {path}` unless "
+            "they should read the annotations")
+
+
 def make_engine(db: str) -> Engine:
     """Engine with the tables created; SQLite gets WAL, full fsync and write transactions that take the lock first."""
     url = database_url(db)
