@@ -290,3 +290,31 @@ def test_eval_elo_style_control_command(tmp_path):
     result = runner.invoke(app, ["eval", "elo", str(path), "--style-control", "--bootstrap", "0",
                                  "--skip-missing-style"])
     assert result.exit_code == 0 and "1 battle(s) had no style features" in result.stderr
+
+
+def test_eval_elo_reads_fastchat_answer_files_after_one_answers_flag(tmp_path):
+    """`eval elo JUDGMENTS --style-control --answers answers/*.jsonl`, as `eval audit` suggests: the shell hands the
+    files after the first one over as arguments, and FastChat's model_answer files name the model `model_id`;
+    both must give the answers' style, not 'no answer of ... in the answer files'."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    judgments, answers, _ = _judgments_and_answers()
+    judged = tmp_path / "judgments.jsonl"
+    judged.write_text("".join(json.dumps(j) + "\n" for j in judgments))
+    files = []
+    for model, records in answers.items():  # FastChat's llm_judge layout: model_id and choices[0].turns
+        path = tmp_path / f"{model}.jsonl"
+        path.write_text("".join(json.dumps({"question_id": r["question_id"], "model_id": model, "answer_id": "x",
+                                            "choices": [{"index": 0, "turns": r["turns"]}], "tstamp": 0}) + "\n"
+                                for r in records))
+        files.append(str(path))
+    runner = CliRunner()
+    repeated = [arg for f in files for arg in ("--answers", f)]
+    for answer_args in (repeated, ["--answers", *files]):
+        result = runner.invoke(app, ["eval", "elo", str(judged), "--style-control", "--bootstrap", "0", "--json",
+                                     *answer_args])
+        assert result.exit_code == 0, result.output
+        styled = json.loads(result.stdout)["style_control"]
+        assert styled["coefficients"][0]["elo"] > 100 and not styled.get("excluded")

@@ -114,7 +114,9 @@ def winrate(
 
 @app.command()
 def elo(
-    battles: List[Path] = typer.Argument(..., help="Battle files (Chatbot Arena format) or pairwise judgments."),
+    battles: List[Path] = typer.Argument(..., help="Battle files (Chatbot Arena format) or pairwise judgments; "
+                                         "answer files among them go to --answers, so `--answers answers/*.jsonl` "
+                                         "(one flag, many files) works."),
     bootstrap: int = typer.Option(1000, help="Bootstrap rounds (0: point ratings, no intervals)."),
     anchor: Optional[str] = typer.Option(None, help="Model pinned at 1000 (default: the mean is 1000)."),
     category: Optional[List[str]] = typer.Option(None, help="Keep only battles of these categories."),
@@ -122,7 +124,8 @@ def elo(
                                                "this (e.g. 'human:' for human votes)."),
     style: bool = typer.Option(False, "--style-control", help="Also the style-controlled ratings (Chatbot Arena's "
                                "style control: length, headers, lists, bold as covariates) beside the plain ones."),
-    answers: List[Path] = typer.Option([], "--answers", help="Answer files: the style of judged answers."),
+    answers: List[Path] = typer.Option([], "--answers", help="Answer files (chatrecipe's or FastChat's "
+                                       "model_answer): the style of judged answers."),
     tokenizer: Optional[str] = typer.Option(None, help="Tokenizer counting answer tokens (default: words)."),
     skip_missing: bool = typer.Option(False, "--skip-missing-style", help="List, not stop at, battles without style."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
@@ -133,12 +136,17 @@ def elo(
     --style-control, the style-controlled ratings, coefficients and rank changes beside them."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.battle_files import read_battles
     from chatrecipe.evaluate.elo import BattleError, leaderboard, select_battles
     from chatrecipe.report.sections.elo import elo_section, elo_tables
 
+    battles, answers = _answer_files_apart(battles, answers)
     rows, rejected = read_battles(battles)  # Arena battles, or judgments in chatrecipe/FastChat/AlpacaEval layout
+    answer_records = None
+    if answers:  # chatrecipe's or FastChat's layout (model_id, choices), validated like every answer file
+        loaded = load_records(list(answers), "answer")
+        answer_records, rejected = loaded.records, rejected + loaded.rejected
     show_rejected(rejected)
     try:
         rows = select_battles(rows, category, judge_prefix)
@@ -150,7 +158,7 @@ def elo(
 
         try:
             styled = style_control(rows, bootstrap, anchor=anchor, tokenizer=tokenizer, skip_missing=skip_missing,
-                                   answers=[r for p in answers for r in read_jsonl(p)] if answers else None)
+                                   answers=answer_records)
         except BattleError as exc:
             fail(str(exc))
     if out:
@@ -165,6 +173,22 @@ def elo(
         fail(f"nothing could be rated: {board['error']}")
     if rejected:
         fail(f"{len(rejected)} rows could not be read (listed above)", 1)
+
+
+def _answer_files_apart(paths: List[Path], answers: List[Path]) -> tuple[List[Path], List[Path]]:
+    """(battle files, answer files): the shell turns `--answers answers/*.jsonl` into one flag and many files, and
+    the files after the first arrive among the battle files; their first rows say they are answers."""
+    from chatrecipe.data.records import RecordFileError
+    from chatrecipe.evaluate.audit import sort_files
+
+    battles, answers = [], list(answers)  # never append to the option's default list
+    for path in paths:
+        try:
+            kind = "answers" if sort_files([path])["answers"] else "battles"
+        except (ValueError, OSError, RecordFileError):  # not one kind, or unreadable: read_battles says why
+            kind = "battles"
+        (answers if kind == "answers" else battles).append(path)
+    return battles, answers
 
 
 @app.command()
