@@ -86,3 +86,27 @@ def test_dedup_keys_and_decontaminate_report(tmp_path):
     # the two turns joined are 13 words (an n-gram check); each turn alone is shorter (matched whole)
     assert "1 items, 3 texts: 1 checked by 13-grams, 2 shorter ones matched whole; 2 training records hit" \
         in checked.output
+
+
+def test_decontaminate_keeps_every_removed_record_with_its_reason(tmp_path):
+    """Records removed for overlapping an evaluation set are kept beside the output with the match, like every
+    filter's, and more matches than are printed are counted, not dropped from view."""
+    train = tmp_path / "train.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"Can you parallelize it? (variant {i})"},
+                          {"role": "assistant", "content": "Yes."}]} for i in range(60)]
+    rows.append({"messages": [{"role": "user", "content": "Tell me about the weather in Paris today please"},
+                              {"role": "assistant", "content": "It is sunny."}]})
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question_id": 121, "turns": ["Write a word counter.", "Can you parallelize it?"]})
+                         + "\n")
+    out = tmp_path / "clean.jsonl"
+    result = runner.invoke(app, ["data", "decontaminate", str(train), "--eval", str(questions), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "60 contaminated of 61" in result.output
+    assert "... and 10 more matches (all of them go to the rejected file)" in result.output
+    assert len(read_jsonl(out)) == 1
+    removed = read_jsonl(tmp_path / "clean.rejected.jsonl")
+    assert len(removed) == 60 and {r["filter"] for r in removed} == {"decontaminate"}
+    assert removed[0]["reason"] == f"equals {questions} item 121: 'can you parallelize it'"
+    assert removed[0]["record"]["messages"][0]["content"] == "Can you parallelize it? (variant 0)"

@@ -15,6 +15,8 @@ import typer
 from chatrecipe.commands.data_files import label_missing, load_any, write
 from chatrecipe.commands.messages import fail, warn
 
+SHOWN_MATCHES = 50  # contaminated records printed; with -o every one is kept in the rejected file
+
 
 def dedup(
     files: List[Path] = typer.Argument(...),
@@ -74,14 +76,22 @@ def decontaminate(
 
     result = load_any(files)
     checked = run(result.records, {str(p): read_jsonl(p) for p in eval_files}, n=n)
-    for item in checked.matches[:50]:
+    for item in checked.matches[:SHOWN_MATCHES]:
         typer.echo(json.dumps(item))
+    if len(checked.matches) > SHOWN_MATCHES:
+        where = "all of them go to the rejected file" if output else "pass -o OUT to keep all of them in OUT's " \
+            "rejected file"
+        typer.echo(f"... and {len(checked.matches) - SHOWN_MATCHES} more matches ({where})")
     for row in checked.sets:
         typer.echo(f"{row['eval_set']}: {row['items']} items, {row['texts']} texts: {row['by_ngram']} checked by "
                    f"{n}-grams, {row['whole']} shorter ones matched whole; {row['contaminated']} training records hit")
     typer.echo(f"{len(checked.matches)} contaminated of {len(result.records)}")
-    if output:
-        write(output, checked.clean, result.rejected)
+    if output:  # a removed record is kept with its reason, like every filter's
+        removed = [{"file": None, "line": None, "field": None, "filter": "decontaminate", "match": match,
+                    "reason": f"{'equals' if match['how'] == 'whole' else 'shares a ' + str(n) + '-gram with'} "
+                              f"{match['eval_set']} item {match['eval_id']}: {match['match']!r}", "record": record}
+                   for match, record in zip(checked.matches, checked.removed)]
+        write(output, checked.clean, result.rejected + removed)
 
 
 def filter_command(

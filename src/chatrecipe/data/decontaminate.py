@@ -62,6 +62,7 @@ class DecontaminationResult:
     clean: list[dict]
     matches: list[dict]
     sets: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)  # the contaminated records, in the order of `matches`
 
 
 def decontaminate(records: list[dict], eval_sets: list[list[dict]] | dict[str, list[dict]],
@@ -98,7 +99,7 @@ def decontaminate(records: list[dict], eval_sets: list[list[dict]] | dict[str, l
                     whole.setdefault(_normal(text), (name, rid))
         sets.append(row)
     by_name = {row["eval_set"]: row for row in sets}
-    clean, matches = [], []
+    clean, matches, removed = [], [], []
     for position, record in enumerate(records):
         hit = next(((g, grams[g], "ngram") for g in ngrams(full_text(record), n) if g in grams), None)
         if hit is None and whole:
@@ -111,4 +112,5 @@ def decontaminate(records: list[dict], eval_sets: list[list[dict]] | dict[str, l
         by_name[name]["contaminated"] += 1
         matches.append({"id": record.get("id", position), "eval_set": name, "eval_id": rid,
                         "match": " ".join(text) if how == "ngram" else text, "how": how})
-    return DecontaminationResult(clean, matches, sets)
+        removed.append(record)
+    return DecontaminationResult(clean, matches, sets, removed)
