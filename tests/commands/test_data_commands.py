@@ -110,3 +110,23 @@ def test_decontaminate_keeps_every_removed_record_with_its_reason(tmp_path):
     assert len(removed) == 60 and {r["filter"] for r in removed} == {"decontaminate"}
     assert removed[0]["reason"] == f"equals {questions} item 121: 'can you parallelize it'"
     assert removed[0]["record"]["messages"][0]["content"] == "Can you parallelize it? (variant 0)"
+
+
+def test_an_empty_or_binary_input_stops_every_data_command(tmp_path):
+    """Before: `data classify`, `stats`, `filter`, `dedup`, `decontaminate` read an empty or binary file as an empty
+    dataset and exited 0 ("0 records -> out"); now each says what the file looked like and exits 1, as convert does."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(128, 256)))
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question_id": 1, "turns": ["What is the capital of France?"]}) + "\n")
+    out = str(tmp_path / "out.jsonl")
+    commands = [["data", "classify", "-o", out], ["data", "stats", "--tokenizer", "words", "--no-classify"],
+                ["data", "filter", "-o", out, "--max-tokens", "0"], ["data", "dedup", "-o", out],
+                ["data", "decontaminate", "--eval", str(questions), "-o", out]]
+    for args in commands:
+        for path, says in ((empty, "the file is empty"), (binary, "is not UTF-8")):
+            result = runner.invoke(app, [*args, str(path)])
+            assert result.exit_code == 1, (args, result.output)
+            assert f"{path}: no record could be read (" in result.output and says in result.output, result.output

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands import data_clean
-from chatrecipe.commands.data_files import label_missing, load_any, write
+from chatrecipe.commands.data_files import label_missing, load_any, nothing_read, require_records, write
 from chatrecipe.commands.messages import fail, show_rejected, warn
 
 app = typer.Typer(help="Data: convert, validate, stats, classify, dedup, decontaminate, filter, mix.",
@@ -68,12 +68,10 @@ def convert(
 ) -> None:
     """Convert public formats (H4, TRL, Alpaca, ShareGPT, HH-RLHF, Nectar, UltraFeedback, HelpSteer2, SHP, summarize,
     Arena, OpenAssistant, ...) to records, saying which format it read and why."""
-    result = load_any(files, fmt, option)
+    result = load_any(files, fmt, option, require=False)
     if result.format is None:  # nothing readable: say what the file looks like and what was expected
         write(output, [], result.rejected)
-        seen = "; ".join(sorted({r["reason"] for r in result.rejected})[:2]) or "it holds no rows: the file is empty"
-        fail(f"{', '.join(map(str, files))}: no record could be read ({seen}). Expected JSON Lines (one JSON object "
-             "per line), a JSON array, CSV, Parquet or a datasets folder, in one of the formats --format lists", 1)
+        fail(nothing_read(files, result.rejected), 1)
     typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
     write(output, result.records, result.rejected)
     if not result.records:
@@ -197,6 +195,7 @@ def classify(
         result = load_requests(files)
     except RecordFileError as exc:
         fail(str(exc))
+    require_records(files, result)
     with progress_bar("classify", len(result.records)) as advance:
         labelled = classify_records(result.records, classifier, overwrite=overwrite, field=field, progress=advance)
     write(output, labelled.records, result.rejected)

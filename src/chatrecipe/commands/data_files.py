@@ -11,9 +11,11 @@ import typer
 from chatrecipe.commands.messages import fail, warn
 
 
-def load_any(files: List[Path], fmt: Optional[str] = None, options: Optional[List[str]] = None):
+def load_any(files: List[Path], fmt: Optional[str] = None, options: Optional[List[str]] = None, *,
+             require: bool = True):
     """Records of any format `chatrecipe data convert` reads (`options`: a format's KEY=VALUE settings); a file
-    that fits none stops the command."""
+    that fits none stops the command, and so (when `require`) do inputs without a single readable record: an
+    empty or binary file must not pass for an empty dataset."""
     from chatrecipe.data.convert import convert
     from chatrecipe.data.records import RecordFileError
 
@@ -24,9 +26,26 @@ def load_any(files: List[Path], fmt: Optional[str] = None, options: Optional[Lis
             fail(f"--option {option!r}: write it as KEY=VALUE, e.g. --option attribute=correctness")
         parsed[key.strip()] = value.strip()
     try:
-        return convert(files, fmt, parsed)
+        result = convert(files, fmt, parsed)
     except RecordFileError as exc:
         fail(str(exc))
+    if require:
+        require_records(files, result)
+    return result
+
+
+def nothing_read(files: List[Path], rejected: list) -> str:
+    """What to tell a person whose files gave no record: what the rows looked like, and what was expected."""
+    seen = "; ".join(sorted({r["reason"] for r in rejected})[:2]) or "it holds no rows: the file is empty"
+    return (f"{', '.join(map(str, files))}: no record could be read ({seen}). Expected JSON Lines (one JSON object "
+            "per line), a JSON array, CSV, Parquet or a datasets folder, in one of the formats "
+            "`chatrecipe data convert --format` lists")
+
+
+def require_records(files: List[Path], result) -> None:
+    """Stop with `nothing_read`'s message (exit 1) when the files gave no record at all."""
+    if not result.records:
+        fail(nothing_read(files, result.rejected), 1)
 
 
 def write(output: Path, records: list, rejected: list) -> None:
