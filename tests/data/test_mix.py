@@ -68,3 +68,13 @@ def test_asked_counts_add_up_to_the_size():
     assert sum(allocate({"a": 0.125, "b": 0.125, "c": 0.75}, 4).values()) == 4
     result = mix(records(generation=40, open_qa=40, coding=40), target, size=100, seed=3)
     assert result.met and result.taken == 100 and result.messages() == []
+
+
+def test_upsample_names_the_categories_it_cannot_fill():
+    """A category without a single record cannot be upsampled: the advice must not be 'pass --upsample' again."""
+    result = mix(records(generation=2, coding=5), {"generation": 0.5, "rewrite": 0.25, "coding": 0.25}, size=20,
+                 seed=1, upsample=True)
+    assert result.taken == 15 and not result.ok
+    short = [m for m in result.messages() if m.startswith("the mix is short")]
+    assert short == ["the mix is short: 15 of 20 records: upsampling cannot fill rewrite, which has no records "
+                     "(pass allow_short / --allow-short to accept it, add records of it, or use a target without it)"]

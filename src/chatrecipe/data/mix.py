@@ -61,9 +61,7 @@ class MixResult:
             out.append(f"{row['category']}: {row['upsampled']} of {row['taken']} records are repeats "
                        f"(upsampled from {row['available']})")
         if not self.met:
-            advice = "" if self.allow_short else (" (pass allow_short / --allow-short to accept it, upsample / "
-                                                  "--upsample to repeat records, or lower the size)")
-            out.append(f"the mix is short: {self.taken} of {self.size} records{advice}")
+            out.append(f"the mix is short: {self.taken} of {self.size} records{self._advice()}")
         if self.dropped:
             listed = ", ".join(f"{c} ({n})" for c, n in sorted(self.dropped.items(), key=lambda kv: -kv[1]))
             out.append(f"left out {sum(self.dropped.values())} records of categories the target does not name: "
@@ -72,6 +70,20 @@ class MixResult:
             out.append(f"{self.unlabelled} records had no task category and were counted as 'other'; classify "
                        "them first (chatrecipe data classify) or the mix means nothing")
         return out
+
+
+    def _advice(self) -> str:
+        """How to get a mix that is not short; upsampling repeats records, so it cannot fill an empty category."""
+        if self.allow_short:
+            return ""
+        if not self.upsample:
+            return (" (pass allow_short / --allow-short to accept it, upsample / --upsample to repeat records, or "
+                    "lower the size)")
+        empty = [r["category"] for r in self.table if r["asked"] and not r["available"]]
+        it = "it" if len(empty) == 1 else "them"
+        return (f": upsampling cannot fill {', '.join(empty)}, which {'has' if len(empty) == 1 else 'have'} no "
+                f"records (pass allow_short / --allow-short to accept it, add records of {it}, or use a target "
+                f"without {it})")
 
 
 def allocate(target: dict[str, float], size: int) -> dict[str, int]:
