@@ -75,3 +75,21 @@ def test_data_stage_pairs_helpsteer2_by_the_recipes_attribute(tmp_path, tiny_mod
     tables = {t["title"]: t for t in json.loads((out / "report.json").read_text())["tables"]}
     assert tables["Input formats (detected per file, per row in mixed files)"]["rows"] == [
         ["sft", "capybara", 3], ["sft", "prompt-completion", 4], ["preferences", "helpsteer2", 7]]
+
+
+def test_a_data_size_the_data_cannot_give_is_refused(tmp_path, tiny_model_path):
+    """`data.size` (dataset-size ablations): a size above what is left after cleaning would train on fewer records
+    than the run's name and report say, so every point of a sweep past it would be the same run."""
+    sft = write_conversations(tmp_path / "sft.jsonl")
+    args = DataArgs(sft_files=[str(sft)], dedup=False, decontaminate=False, max_tokens=None, target_mix=None,
+                    classify=False, size=1000)
+    out = tmp_path / "data"
+    out.mkdir()
+    available = len(read_jsonl(sft))
+    with pytest.raises(RecipeError, match=f"data.size is 1000 but only {available} SFT conversations are left"):
+        prepare_data(args, model=str(tiny_model_path), output_dir=out, seed=0, sft_files=args.sft_files,
+                     preference_files=[])
+    args.size = available - 1
+    result = prepare_data(args, model=str(tiny_model_path), output_dir=out, seed=0, sft_files=args.sft_files,
+                          preference_files=[])
+    assert result["metrics"]["sft"]["kept"] == available - 1

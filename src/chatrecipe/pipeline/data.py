@@ -32,7 +32,8 @@ class DataArgs:
     eval_questions: str = "questions:chatrecipe-eval.jsonl"
     """Held-out questions (MT-Bench format) answered and judged in evaluation; also checked for contamination."""
     size: Optional[int] = None
-    """Keep this many SFT conversations (seeded sample); for dataset-size ablations with --sweep."""
+    """Keep this many SFT conversations (seeded sample); for dataset-size ablations with --sweep. More than are left
+    after cleaning is refused (the run would train on fewer than it says)."""
     target_mix: Optional[str] = "instructgpt"
     """Task mix to compare the SFT data against (instructgpt, surge10k, h4-preferences, or a YAML path)."""
     dedup: bool = True
@@ -151,6 +152,10 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft
             records, counts["classified"] = _classify(records)
         # a refusal is a bad demonstration but can be the right *chosen* answer of a preference pair
         records, removed, report = _clean(records, questions, args, tokenizer, counts, refusals=name == "sft")
+        if name == "sft" and args.size and args.size > len(records):  # an ablation point that is not what it says
+            raise RecipeError(f"data.size is {args.size} but only {len(records)} SFT conversations are left after "
+                              f"cleaning (of {counts['loaded']} loaded: {len(rejected)} invalid, {len(removed)} "
+                              "removed); lower data.size or add data")
         if name == "sft" and args.size and args.size < len(records):
             records = random.Random(seed).sample(records, args.size)
             counts["subsampled_to"] = args.size
