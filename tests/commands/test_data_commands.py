@@ -130,3 +130,15 @@ def test_an_empty_or_binary_input_stops_every_data_command(tmp_path):
             result = runner.invoke(app, [*args, str(path)])
             assert result.exit_code == 1, (args, result.output)
             assert f"{path}: no record could be read (" in result.output and says in result.output, result.output
+
+
+def test_a_file_whose_every_row_is_rejected_names_the_rows(tmp_path):
+    """Rows that were read but are all invalid here (prompts that end with the user's turn, for `data stats`): the
+    error names the first rows and why, instead of an empty table with exit 0."""
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"question {i}?"}]}) + "\n"
+                               for i in range(4)))
+    result = runner.invoke(app, ["data", "stats", str(prompts), "--tokenizer", "words", "--no-classify"])
+    assert result.exit_code == 1, result.output
+    assert (f"{prompts}: no valid record: all 4 rows were rejected ({prompts}:1: field 'messages[0].role': the "
+            "conversation must end with an assistant turn;") in result.output and "; ...)" in result.output

@@ -43,9 +43,17 @@ def nothing_read(files: List[Path], rejected: list) -> str:
 
 
 def require_records(files: List[Path], result) -> None:
-    """Stop with `nothing_read`'s message (exit 1) when the files gave no record at all."""
-    if not result.records:
+    """Stop (exit 1) when the files gave no record at all: with `nothing_read`'s message when no row could be read
+    as any format, else with the first rejected rows (the rows were read, and every one was invalid here)."""
+    from chatrecipe.data.records import describe_rejection
+
+    if result.records:
+        return
+    if result.format is None:
         fail(nothing_read(files, result.rejected), 1)
+    shown = "; ".join(describe_rejection(r) for r in result.rejected[:3])
+    fail(f"{', '.join(map(str, files))}: no valid record: all {len(result.rejected)} rows were rejected ({shown}"
+         f"{'; ...' if len(result.rejected) > 3 else ''})", 1)
 
 
 def write(output: Path, records: list, rejected: list) -> None:
