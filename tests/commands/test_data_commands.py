@@ -142,3 +142,9 @@ def test_a_file_whose_every_row_is_rejected_names_the_rows(tmp_path):
     assert result.exit_code == 1, result.output
     assert (f"{prompts}: no valid record: all 4 rows were rejected ({prompts}:1: field 'messages[0].role': the "
             "conversation must end with an assistant turn;") in result.output and "; ...)" in result.output
+
+
+def test_classify_views_that_are_not_numbers_say_how_to_write_them(tmp_path):
+    result = runner.invoke(app, ["data", "classify", "--evaluate", "--views", "12,twentyfour"])
+    assert result.exit_code == 2
+    assert "--views '12,twentyfour': write token counts separated by commas, e.g. 12,24" in result.output

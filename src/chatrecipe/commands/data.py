@@ -180,7 +180,10 @@ def classify(
         else:
             from chatrecipe.data.embeddings import Embedder
 
-            token_views = [int(v) for v in views.split(",") if v.strip()]
+            try:
+                token_views = [int(v) for v in views.split(",") if v.strip()]
+            except ValueError:
+                fail(f"--views {views!r}: write token counts separated by commas, e.g. 12,24")
             classifier = EmbeddingClassifier.fit(train, Embedder(precision=precision), views=token_views)
     except (RecordFileError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
