@@ -283,3 +283,23 @@ def test_a_filter_that_keeps_no_battle_names_what_the_file_has(tmp_path):
     assert "no battle has category coding" in result.output and "chat (2), math (1)" in result.output
     humans = CliRunner().invoke(app, ["eval", "elo", str(path), "--judge", "human:", "--bootstrap", "0"])
     assert humans.exit_code == 2 and "judges are: gpt (3)" in humans.output
+
+
+def test_human_and_model_judge_battles_rated_together_are_flagged(tmp_path):
+    """The annotation app's votes (judge human:<name>) and a model judge's verdicts in one `eval elo`: the talk
+    compares judge and human leaderboards, so pooling them is said, with how to rate each alone."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    rows = [{"model_a": "a", "model_b": "b", "winner": w, "judge": j}
+            for w, j in (("model_a", "human:ana"), ("model_b", "human:bob"), ("model_a", "gpt-4"),
+                         ("tie", "gpt-4"), ("model_a", "gpt-4"))]
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pooled = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
+    assert pooled.exit_code == 0, pooled.output
+    assert ("warning: 2 human battles (judge human:...) and 3 from other judges (gpt-4 (3)) are rated together; "
+            "pass --judge human: or --judge NAME") in pooled.stderr
+    alone = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0", "--judge", "human:"])
+    assert alone.exit_code == 0 and "rated together" not in alone.stderr

@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands.eval_models import app as models_app
-from chatrecipe.commands.messages import echo_tables, fail, show_rejected, write_section_outputs
+from chatrecipe.commands.messages import echo_tables, fail, show_rejected, warn, write_section_outputs
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -138,7 +138,7 @@ def elo(
 
     from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.battle_files import read_battles
-    from chatrecipe.evaluate.elo import BattleError, leaderboard, select_battles
+    from chatrecipe.evaluate.elo import BattleError, leaderboard, pooled_judges, select_battles
     from chatrecipe.report.sections.elo import elo_section, elo_tables
 
     battles, answers = _answer_files_apart(battles, answers)
@@ -152,6 +152,8 @@ def elo(
         rows = select_battles(rows, category, judge_prefix)
     except BattleError as exc:
         fail(str(exc))
+    if pooled_judges(rows):
+        warn(pooled_judges(rows))
     board, styled = leaderboard(rows, bootstrap=bootstrap, anchor=anchor), None
     if style and "error" not in board:
         from chatrecipe.evaluate.style_control import style_control

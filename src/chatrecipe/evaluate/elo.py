@@ -58,6 +58,20 @@ def select_battles(battles: list[dict], categories: list[str] | None = None,
     return battles
 
 
+def pooled_judges(battles: list[dict]) -> str | None:
+    """A warning when people's votes (judge `human:<name>`, the annotation app's) and a model judge's verdicts are
+    rated as one leaderboard: the talk compares the two, and one fit of both answers neither question."""
+    from collections import Counter
+
+    humans = sum(1 for b in battles if str(b.get("judge") or "").startswith("human:"))
+    if not humans or humans == len(battles):
+        return None
+    others = Counter(str(b.get("judge")) for b in battles if not str(b.get("judge") or "").startswith("human:"))
+    named = ", ".join(f"{j} ({n})" for j, n in others.most_common(3)) + (", ..." if len(others) > 3 else "")
+    return (f"{humans} human battles (judge human:...) and {len(battles) - humans} from other judges ({named}) are "
+            "rated together; pass --judge human: or --judge NAME to rate each alone and compare them")
+
+
 def outcome_table(battles: list[dict] | BattleTable) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Models, strict wins W (W[i, j]: i beat j) and ties T (upper triangle) counted over the battles."""
     table = battle_table(battles)
