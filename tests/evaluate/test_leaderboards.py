@@ -300,6 +300,6 @@ def test_human_and_model_judge_battles_rated_together_are_flagged(tmp_path):
     pooled = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0"])
     assert pooled.exit_code == 0, pooled.output
     assert ("warning: 2 human battles (judge human:...) and 3 from other judges (gpt-4 (3)) are rated together; "
-            "pass --judge human: or --judge NAME") in pooled.stderr
+            "pass --by-judge to see each judge's ratings side by side") in pooled.stderr
     alone = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0", "--judge", "human:"])
     assert alone.exit_code == 0 and "rated together" not in alone.stderr

@@ -128,6 +128,9 @@ def elo(
                                        "model_answer): the style of judged answers."),
     tokenizer: Optional[str] = typer.Option(None, help="Tokenizer counting answer tokens (default: words)."),
     skip_missing: bool = typer.Option(False, "--skip-missing-style", help="List, not stop at, battles without style."),
+    by_judge: bool = typer.Option(False, "--by-judge", help="Also each judge's ratings side by side (people's votes, "
+                                  "judge human:<name>, as one): judge vs human leaderboards, style-controlled too "
+                                  "with --style-control."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "
                                        "into this folder."),
     as_json: bool = typer.Option(False, "--json"),
@@ -139,7 +142,7 @@ def elo(
     from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.battle_files import read_battles
     from chatrecipe.evaluate.elo import BattleError, leaderboard, pooled_judges, select_battles
-    from chatrecipe.report.sections.elo import elo_section, elo_tables
+    from chatrecipe.report.sections.elo import elo_section, elo_tables, judge_tables
 
     battles, answers = _answer_files_apart(battles, answers)
     rows, rejected = read_battles(battles)  # Arena battles, or judgments in chatrecipe/FastChat/AlpacaEval layout
@@ -152,7 +155,7 @@ def elo(
         rows = select_battles(rows, category, judge_prefix)
     except BattleError as exc:
         fail(str(exc))
-    if pooled_judges(rows):
+    if pooled_judges(rows) and not by_judge:
         warn(pooled_judges(rows))
     board, styled = leaderboard(rows, bootstrap=bootstrap, anchor=anchor), None
     if style and "error" not in board:
@@ -163,14 +166,26 @@ def elo(
                                    answers=answer_records)
         except BattleError as exc:
             fail(str(exc))
+    compared = None
+    if by_judge and "error" not in board:
+        from chatrecipe.evaluate.judge_comparison import compare_judges
+
+        try:
+            style_options = {"tokenizer": tokenizer, "skip_missing": skip_missing, "answers": answer_records}
+            compared = compare_judges(rows, bootstrap, anchor=anchor, style=style, **(style_options if style else {}))
+        except BattleError as exc:
+            fail(str(exc))
     if out:
         out.mkdir(parents=True, exist_ok=True)
         section, _ = elo_section(board, out, source="the battle files", plot_prefix="", style=styled)
         write_section_outputs(section, out, "elo")
     if as_json:
-        print(json.dumps({**board, "style_control": styled} if style else board, default=str))
+        print(json.dumps({**board, **({"style_control": styled} if style else {}),
+                          **({"by_judge": compared} if compared else {})}, default=str))
     else:
         echo_tables(*elo_tables(board, styled))
+        if compared:
+            echo_tables(*judge_tables(compared))
     if "error" in board:
         fail(f"nothing could be rated: {board['error']}")
     if rejected:

@@ -69,7 +69,8 @@ def pooled_judges(battles: list[dict]) -> str | None:
     others = Counter(str(b.get("judge")) for b in battles if not str(b.get("judge") or "").startswith("human:"))
     named = ", ".join(f"{j} ({n})" for j, n in others.most_common(3)) + (", ..." if len(others) > 3 else "")
     return (f"{humans} human battles (judge human:...) and {len(battles) - humans} from other judges ({named}) are "
-            "rated together; pass --judge human: or --judge NAME to rate each alone and compare them")
+            "rated together; pass --by-judge to see each judge's ratings side by side, or --judge human: / --judge NAME "
+            "to rate one alone")
 
 
 def outcome_table(battles: list[dict] | BattleTable) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -72,6 +72,37 @@ def style_tables(style: dict) -> tuple[list[dict], list[str]]:
     return tables, warnings
 
 
+def judge_tables(comparison: dict) -> tuple[list[dict], list[str]]:
+    """Each judge's ratings side by side (and style-controlled beside them), plus what relative length is worth
+    to each judge; a judge whose battles could not be rated is a warning."""
+    judges = {name: g for name, g in comparison["judges"].items() if "error" not in g}
+    warnings = [f"{name}: {g['error']}" for name, g in comparison["judges"].items() if "error" in g]
+    kinds = ("plain", "style_controlled") if comparison["style"] else ("plain",)
+    columns = ["model"]
+    for name, group in judges.items():
+        for kind in kinds:
+            label = f"{name} ({group['battles']} battles)" + (", style-controlled" if kind != "plain" else "")
+            columns += [label, "95% CI"]
+    rows = []
+    for model in sorted({m for g in judges.values() for m in g["plain"]}):
+        row = [model]
+        for group in judges.values():
+            for kind in kinds:
+                value = group[kind].get(model)
+                row += [f"{value['value']:.0f}", _interval(value)] if value else ["-", ""]
+        rows.append(row)
+    rounds = _rounds(comparison["bootstrap"])
+    tables = [{"title": f"Judges side by side, tie allowed {rounds}", "columns": columns, "rows": rows}]
+    if comparison["style"] and judges:
+        tables.append({"title": "What one standard deviation of relative length is worth to each judge",
+                       "columns": ["judge", "Elo per SD", "95% CI"],
+                       "rows": [[name, "not estimated" if g["length"]["elo"] is None else f"{g['length']['elo']:+.1f}",
+                                 "n/a" if g["length"].get("ci_low") is None else
+                                 f"[{g['length']['ci_low']:+.1f}, {g['length']['ci_high']:+.1f}]"]
+                                for name, g in judges.items()]})
+    return tables, warnings
+
+
 def elo_tables(board: dict, style: dict | None = None) -> tuple[list[dict], list[str]]:
     """Every table of the section and its warnings: the plain leaderboards, then the style-controlled ones."""
     tables, warnings = plain_tables(board)
