@@ -71,8 +71,12 @@ def test_eval_elo_by_judge_prints_the_side_by_side_tables(tmp_path):
     path = tmp_path / "battles.jsonl"
     path.write_text("".join(json.dumps(b) + "\n"
                             for b in battles(600, "gpt-4", 0.8, seed=4) + battles(600, "human", 0.0, seed=5)))
-    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--by-judge", "--style-control", "--bootstrap", "0"])
+    result = CliRunner().invoke(app, ["eval", "elo", str(path), "--by-judge", "--style-control", "--bootstrap", "0",
+                                      "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "out" / "elo.json").read_text())
+    assert "Judges side by side, tie allowed (no bootstrap: point ratings, no intervals)" in [
+        t["title"] for t in written["tables"]]
     assert "-- Judges side by side, tie allowed (no bootstrap: point ratings, no intervals)" in result.stdout
     assert "human: (600 battles), style-controlled" in result.stdout
     assert "-- What one standard deviation of relative length is worth to each judge" in result.stdout

@@ -177,7 +177,7 @@ def elo(
             fail(str(exc))
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        section, _ = elo_section(board, out, source="the battle files", plot_prefix="", style=styled)
+        section, _ = elo_section(board, out, source="the battle files", plot_prefix="", style=styled, judges=compared)
         write_section_outputs(section, out, "elo")
     if as_json:
         print(json.dumps({**board, **({"style_control": styled} if style else {}),

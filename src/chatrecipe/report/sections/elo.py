@@ -111,10 +111,13 @@ def elo_tables(board: dict, style: dict | None = None) -> tuple[list[dict], list
 
 
 def elo_section(board: dict, out_dir: Path, source: str, plot_prefix: str = "eval",
-                style: dict | None = None) -> tuple[dict, dict]:
-    """`board` is evaluate.elo.leaderboard's result, `style` evaluate.style_control.style_control's (or None);
-    plots go to `out_dir` and are named under `plot_prefix`."""
+                style: dict | None = None, judges: dict | None = None) -> tuple[dict, dict]:
+    """`board` is evaluate.elo.leaderboard's result, `style` evaluate.style_control.style_control's (or None),
+    `judges` evaluate.judge_comparison.compare_judges' (or None); plots go to `out_dir`, named under `plot_prefix`."""
     tables, warnings = elo_tables(board, style)
+    if judges is not None:
+        more_tables, more_warnings = judge_tables(judges)
+        tables, warnings = tables + more_tables, warnings + more_warnings
     plots, per_model = [], {}
     for key, title in (("tie_allowed", "Tie allowed"), ("tie_none", "No tie")):
         if "error" not in board[key]:
