@@ -14,6 +14,7 @@ import typer
 
 from chatrecipe.commands.eval_models import app as models_app
 from chatrecipe.commands.messages import echo_tables, fail, show_rejected, warn, write_section_outputs
+from chatrecipe.report.sections.format import small_sample
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -51,6 +52,9 @@ def mt_bench(
         score = "n/a" if row["score"] is None else f"{row['score']:.2f}"
         interval = f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["ci_low"] is not None else " (no interval)"
         typer.echo(f"{model:<30} {score}{interval}  {turns}  ({row['valid']} graded, {row['failed']} failed)")
+    for model, row in table.items():  # the report's warning, on the console too
+        if warning := small_sample(row["valid"], "graded answers", model):
+            warn(warning)
     for model, row in sorted(pairs.items()):
         typer.echo(f"{model:<30} win {row['win']} loss {row['loss']} tie {row['tie']}  "
                    f"win rate {row['win_rate']:.3f}  adjusted {row['win_rate_adjusted']:.3f}")
@@ -108,6 +112,12 @@ def winrate(
             if "length_controlled" in row:
                 typer.echo(f"   length-controlled win rate ({lc}): "
                            f"{row['length_controlled']['length_controlled_winrate']:.1f}%")
+        for row in pairs:  # the report's warnings, on the console too
+            pair = f"{row['model']} vs {row['baseline']}"
+            if warning := small_sample(row["n"], "judged questions", pair):
+                warn(warning)
+            if row["n"] and row["ties"] == row["n"]:
+                warn(f"{pair}: every verdict was a tie, so this win rate says nothing about either model")
     if table["rejected"]:
         fail(f"{len(table['rejected'])} rows could not be read (listed above)", 1)
 

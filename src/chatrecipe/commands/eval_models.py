@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from chatrecipe.commands.messages import fail
+from chatrecipe.commands.messages import fail, warn
+from chatrecipe.report.sections.format import small_sample
 from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(add_completion=False)
@@ -55,6 +56,11 @@ def rm_bench(
         print(json.dumps(results, default=str))
         return
     typer.echo(format_table(results))
+    for row in results["rows"]:  # the report's warning, on the console too (the baselines are not measured)
+        for name, entry in ({} if row["kind"] in ("length", "random") else row["sets"]).items():
+            where = f"{row['model']} ({row['kind']}) on {name}"
+            if warning := small_sample(entry.get("scored", 0), "scored pairs", where):
+                warn(warning)
     problems = {k: sum(r[k] for r in results["rows"]) for k in ("ties", "failed")}
     rejected = sum(s["rejected"] for s in results["test_sets"].values())
     typer.echo(f"wrote {output / 'rm_bench.json'}; {problems['ties']} ties, {problems['failed']} pairs not scored, "
