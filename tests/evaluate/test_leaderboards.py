@@ -303,3 +303,14 @@ def test_human_and_model_judge_battles_rated_together_are_flagged(tmp_path):
             "pass --by-judge to see each judge's ratings side by side") in pooled.stderr
     alone = CliRunner().invoke(app, ["eval", "elo", str(path), "--bootstrap", "0", "--judge", "human:"])
     assert alone.exit_code == 0 and "rated together" not in alone.stderr
+
+
+def test_a_filter_on_battles_without_categories_says_they_have_none():
+    """Arena files often carry no category: the message says so in words, not 'None (3)'."""
+    from chatrecipe.evaluate.elo import select_battles
+
+    rows = [{"model_a": "a", "model_b": "b", "winner": "model_a"}] * 3
+    with pytest.raises(BattleError, match=r"categories are: no category \(3\)$"):
+        select_battles(rows, ["coding"])
+    with pytest.raises(BattleError, match=r"judges are: no judge \(3\)$"):
+        select_battles(rows, None, "human:")

@@ -47,13 +47,13 @@ def select_battles(battles: list[dict], categories: list[str] | None = None,
         kept = [b for b in battles if b.get("category") in categories]
         if battles and not kept:
             raise BattleError(f"no battle has category {', '.join(categories)}; the battles' categories are: "
-                              + present(str(b.get("category")) for b in battles))
+                              + present(str(b.get("category") or "no category") for b in battles))
         battles = kept
     if judge_prefix:
         kept = [b for b in battles if str(b.get("judge") or "").startswith(judge_prefix)]
         if battles and not kept:
             raise BattleError(f"no battle's judge starts with {judge_prefix!r}; the judges are: "
-                              + present(str(b.get("judge")) for b in battles))
+                              + present(str(b.get("judge") or "no judge") for b in battles))
         battles = kept
     return battles
 
