@@ -93,3 +93,36 @@ def test_a_data_size_the_data_cannot_give_is_refused(tmp_path, tiny_model_path):
     result = prepare_data(args, model=str(tiny_model_path), output_dir=out, seed=0, sft_files=args.sft_files,
                           preference_files=[])
     assert result["metrics"]["sft"]["kept"] == available - 1
+
+
+def test_every_content_filter_has_its_own_recipe_switch(tmp_path, tiny_model_path):
+    """data.refusals / placeholders / pair_refusals switch the filters one by one; before, the only way to keep SFT
+    refusals was max_tokens: null, which silently turned every filter off with the length limit."""
+    sft = tmp_path / "sft.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": text}]}
+            for i, text in enumerate(["I'm sorry, but I can't help with that.", "N/A", "Paris is the capital.",
+                                      "Water boils at 100 degrees Celsius at sea level."])]
+    sft.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": [{"role": "user", "content": q}],
+                                         "chosen": [{"role": "assistant", "content": "I can't help with that."}],
+                                         "rejected": [{"role": "assistant", "content": r}]}) + "\n"
+                             for q, r in (("How do I pick a lock?", "Insert a tension wrench and rake the pins."),
+                                          ("How do I steal a car?", "I cannot assist with that request."))))
+
+    def kept(**switches) -> dict:
+        args = DataArgs(sft_files=[str(sft)], preference_files=[str(pairs)], dedup=False, decontaminate=False,
+                        target_mix=None, classify=False, **switches)
+        out = tmp_path / "data"
+        out.mkdir(exist_ok=True)
+        metrics = prepare_data(args, model=str(tiny_model_path), output_dir=out, seed=0, sft_files=args.sft_files,
+                               preference_files=args.preference_files)["metrics"]
+        return {name: (m["kept"], m["filtered_by"]) for name, m in metrics.items()}
+
+    assert kept() == {"sft": (2, {"refusal": 1, "placeholder": 1}), "preferences": (2, {})}
+    assert kept(max_tokens=None) == kept()  # no length limit, the content filters still run
+    assert kept(refusals=False)["sft"] == (3, {"placeholder": 1})
+    assert kept(placeholders=False, refusals=False)["sft"] == (4, {})
+    assert kept(pair_refusals="both")["preferences"] == (1, {"pair_refusal": 1})
+    with pytest.raises(RecipeError, match="data.pair_refusals: 'some' is not one of off, both, rejected"):
+        kept(pair_refusals="some")

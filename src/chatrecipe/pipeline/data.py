@@ -43,7 +43,15 @@ class DataArgs:
     ngram: int = 13
     """n for decontamination."""
     max_tokens: Optional[int] = 2048
-    """Drop examples longer than this many tokens in total."""
+    """Drop examples longer than this many tokens in total (null: no length filter; the other filters still run)."""
+    refusals: bool = True
+    """Drop SFT demonstrations that are boilerplate refusals ("I'm sorry, but I can't ..."): they teach refusing. A
+    preference pair is never judged by its chosen reply (a refused chosen reply is what harmlessness data teaches)."""
+    pair_refusals: str = "off"
+    """Preference pairs: off (keep every pair), both (drop pairs whose two replies refuse), rejected (also drop pairs
+    whose rejected reply refuses)."""
+    placeholders: bool = True
+    """Drop examples with an empty or placeholder reply (N/A, TODO, ...)."""
     classify: bool = True
     """Label records that have no task category (offline embedding classifier) before the task table and the
     mix; false leaves them "other", and the report's task table then says it is uninformative."""
@@ -117,12 +125,14 @@ def _clean(records: list[dict], questions: list[dict], args, tokenizer, counts: 
         counts["contaminated"] = before - len(records)
         report["contamination"] = decontaminated.matches
         report["contamination_checked"] = decontaminated.sets
-    if args.max_tokens:
-        filtered = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens, refusals=refusals)
-        records = filtered.kept
-        counts["filtered"] = len(filtered.rejected)
-        counts["filtered_by"] = filtered.by_filter
-        removed += filtered.rejected
+    # every filter has its own switch: a length limit of null must not turn the content filters off with it
+    filtered = filter_records(records, tokenizer=tokenizer, max_tokens=args.max_tokens,
+                              refusals=refusals and args.refusals, pair_refusals=args.pair_refusals,
+                              placeholders=args.placeholders)
+    records = filtered.kept
+    counts["filtered"] = len(filtered.rejected)
+    counts["filtered_by"] = filtered.by_filter
+    removed += filtered.rejected
     return records, removed, report
 
 
@@ -133,6 +143,10 @@ def prepare_data(args: DataArgs, *, model: str, output_dir: Path, seed: int, sft
     from chatrecipe.models import load_tokenizer
     from chatrecipe.report.sections.data import data_section
 
+    from chatrecipe.data.filters import PAIR_REFUSAL_MODES
+
+    if args.pair_refusals not in PAIR_REFUSAL_MODES:
+        raise RecipeError(f"data.pair_refusals: {args.pair_refusals!r} is not one of {', '.join(PAIR_REFUSAL_MODES)}")
     tokenizer = load_tokenizer(model)
     questions_path = resource_path(args.eval_questions)
     loaded_questions = load_records(questions_path, "question")
