@@ -1,0 +1,45 @@
+"""`chatrecipe judge single | pairwise` take one model's answers per file: a file holding several models' answers
+(two FastChat answer files run together, an AlpacaEval annotations file with the reference's outputs beside the
+model's) is refused with the models it holds, instead of being judged under the first model's name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chatrecipe.cli import app
+
+ANNOTATIONS = Path(__file__).parents[1] / "evaluate" / "fixtures" / "alpaca_eval" / "lc_v1" / "gamer" / "annotations.json"
+
+
+def fastchat_answers(model: str, question_ids: list[int]) -> list[dict]:
+    return [{"question_id": qid, "answer_id": f"{model}-{qid}", "model_id": model,
+             "choices": [{"index": 0, "turns": [f"{model} on {qid}", f"{model} again"]}], "tstamp": 1.0}
+            for qid in question_ids]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_two_models_in_one_answer_file_are_refused_not_mislabelled(tmp_path):
+    questions = write_jsonl(tmp_path / "question.jsonl", [
+        {"question_id": q, "category": "writing", "turns": [f"q{q}", f"q{q} again"]} for q in (81, 82)])
+    both = write_jsonl(tmp_path / "both.jsonl", fastchat_answers("llama-13b", [81, 82])
+                       + fastchat_answers("vicuna-13b", [81, 82]))
+    one = write_jsonl(tmp_path / "vicuna-13b.jsonl", fastchat_answers("vicuna-13b", [81, 82]))
+    out = tmp_path / "j.jsonl"
+    single = CliRunner().invoke(app, ["judge", "single", "--judge", "openai:judge", "--answers", str(both),
+                                      "--questions", str(questions), "-o", str(out)])
+    assert single.exit_code == 2, single.output
+    assert "holds answers of 2 models: llama-13b (2), vicuna-13b (2)" in single.output
+    assert "Traceback" not in single.output and not out.exists()
+    pairwise = CliRunner().invoke(app, ["judge", "pairwise", "--judge", "openai:judge", "--answers-a", str(one),
+                                        "--answers-b", str(ANNOTATIONS), "--questions", str(questions), "-o",
+                                        str(out)])
+    assert pairwise.exit_code == 2, pairwise.output
+    assert "--answers-b" in pairwise.output and "gpt4_1106_preview" in pairwise.output
+    assert "gamer-7b" in pairwise.output and not out.exists()
