@@ -232,3 +232,16 @@ def test_an_alpaca_eval_verdict_without_an_order_is_written_as_fastchat_game_one
                "turn": 1, "winner": "model_a", "judge": "alpaca_eval", "raw": "m", "error": None}
     (row,) = pair_rows([verdict])
     assert (row["g1_winner"], row["g2_winner"]) == ("model_1", "error")
+
+
+@pytest.mark.parametrize("path, kind, named", [
+    (FASTCHAT / "model_answer" / "vicuna-7b-v1.3.jsonl", "judgment", "a FastChat answer (model_answer/<model>.jsonl)"),
+    (FASTCHAT / "model_judgment" / "gpt-4_single.jsonl", "battle", "a FastChat single grade"),
+    (ALPACA / "model_outputs.json", "judgment", "an AlpacaEval output (model_outputs.json)"),
+])
+def test_a_foreign_file_given_as_the_wrong_kind_says_what_it_is(path, kind, named):
+    # before: "field 'kind': missing; add it to the record" (or 'model_a'), advice that cannot help with this file
+    loaded = load_records(path, kind)
+    assert loaded.rejected and not loaded.records
+    first = describe_rejection(loaded.rejected[0])
+    assert named in first and f"not a {kind}:" in first and "add it to the record" not in first

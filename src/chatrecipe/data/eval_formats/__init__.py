@@ -13,6 +13,7 @@ from chatrecipe.data.eval_formats import alpaca_eval, fastchat
 from chatrecipe.data.schema import RecordError
 
 WRITE_FORMATS = ("chatrecipe", fastchat.NAME, alpaca_eval.NAME)
+EVAL_KINDS = ("question", "answer", "judgment", "battle")  # the kinds a FastChat or AlpacaEval row can be asked for
 
 
 def to_native(row: dict, kind: str | None = None, path: str | Path | None = None) -> list[dict]:
@@ -22,7 +23,30 @@ def to_native(row: dict, kind: str | None = None, path: str | Path | None = None
     converted = fastchat.to_records(row, kind, path)
     if converted is None:
         converted = alpaca_eval.to_records(row, kind)
+    if converted is None and kind in EVAL_KINDS and (layout := foreign_layout(row)):
+        # said plainly: validated as it is, the row would be refused for a missing field ("add it to the record")
+        name, where = layout
+        raise RecordError("kind", f"this row is {name}, not a {kind}: {where}")
     return [row] if converted is None else converted
+
+
+def foreign_layout(row: dict) -> tuple[str, str] | None:
+    """(the layout a row is in, as its tool names the file; where chatrecipe reads it) for FastChat and AlpacaEval
+    rows."""
+    if fastchat.is_answer(row):
+        return "a FastChat answer (model_answer/<model>.jsonl)", "answers go to --answers / --answers-a / -b"
+    if fastchat.is_single(row):
+        return ("a FastChat single grade (model_judgment/<judge>_single.jsonl)",
+                "single grades go to eval mt-bench --judgments or eval audit --single")
+    if fastchat.is_pair(row):
+        return ("a FastChat pairwise judgment (model_judgment/<judge>_pair.jsonl)",
+                "pairwise judgments go to eval winrate, eval elo, eval mt-bench or eval audit --pairwise")
+    if alpaca_eval.is_annotation(row):
+        return ("an AlpacaEval annotation (annotations.json)",
+                "annotations go to eval winrate, eval elo, eval mt-bench or eval audit --pairwise")
+    if alpaca_eval.is_outputs(row):
+        return "an AlpacaEval output (model_outputs.json)", "outputs go to --answers or --questions"
+    return None
 
 
 def answer_rows(answers: list[dict], fmt: str, questions: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
