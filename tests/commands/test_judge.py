@@ -43,3 +43,27 @@ def test_two_models_in_one_answer_file_are_refused_not_mislabelled(tmp_path):
     assert pairwise.exit_code == 2, pairwise.output
     assert "--answers-b" in pairwise.output and "gpt4_1106_preview" in pairwise.output
     assert "gamer-7b" in pairwise.output and not out.exists()
+
+
+def test_a_second_model_judged_into_a_fastchat_file_keeps_the_first(tmp_path, monkeypatch):
+    # FastChat writes every model's grades into one model_judgment/gpt-4_single.jsonl; before, judging llama-13b
+    # into it replaced vicuna-13b's rows (the resumable records kept both, the FastChat file only the last run)
+    from tests.servers import fault_injecting_app, running
+
+    questions = write_jsonl(tmp_path / "question.jsonl", [
+        {"question_id": q, "category": "writing", "turns": [f"q{q}", f"q{q} again"]} for q in (81, 82)])
+    out = tmp_path / "model_judgment" / "gpt-4_single.jsonl"
+    app_ = fault_injecting_app(lambda body, n: ("ok", "Rating: [[7]]"))
+    with running(app_) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "x")
+        for model in ("vicuna-13b", "llama-13b"):
+            answers = write_jsonl(tmp_path / f"{model}.jsonl", fastchat_answers(model, [81, 82]))
+            result = CliRunner().invoke(app, ["judge", "single", "--judge", "openai:gpt-4", "--answers",
+                                              str(answers), "--questions", str(questions), "-o", str(out),
+                                              "--format", "fastchat"])
+            assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["model"], r["question_id"], r["turn"]) for r in rows) == sorted(
+        (m, q, t) for m in ("vicuna-13b", "llama-13b") for q in (81, 82) for t in (1, 2))
+    assert {r["score"] for r in rows} == {7.0}

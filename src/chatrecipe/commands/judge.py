@@ -70,14 +70,17 @@ def _records_at(output: Path, fmt: str) -> Path:
     return working_path(output, fmt)
 
 
-def _summary(records: list[dict], output: Path, fmt: str) -> None:
+def _summary(records: list[dict], output: Path, records_at: Path, fmt: str) -> None:
     failed = sum(1 for r in records if r.get("error"))
     typer.echo(f"{len(records)} judgments, {failed} failed (recorded with their reason, excluded from scores)")
     if fmt != "chatrecipe":
         from chatrecipe.data.export import export_judgments
+        from chatrecipe.data.records import load_records
 
-        done = export_judgments(output, records, fmt)
-        typer.echo(f"{done['written']} rows in {output} ({fmt} layout)")
+        # every judgment the resumable file holds, not only this run's: FastChat keeps all models' judgments in
+        # one model_judgment/<judge>_single.jsonl, so judging a second model must not drop the first one's
+        done = export_judgments(output, load_records(records_at, "judgment").records, fmt)
+        typer.echo(f"{done['written']} rows in {output} ({fmt} layout, every judgment in {records_at})")
 
 
 @app.command()
@@ -97,7 +100,7 @@ def single(
     records = judge_single(_backend(judge, output, batch_size), _load(questions, "question"),
                            answered, records_at, prompt=prompt, repeats=repeats,
                            params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records, output, fmt)
+    _summary(records, output, records_at, fmt)
 
 
 @app.command()
@@ -119,7 +122,7 @@ def pairwise(
                              answered_a, answered_b, records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records, output, fmt)
+    _summary(records, output, records_at, fmt)
     _, stats = combine_orders(records)
     if stats["consistency"] is not None:
         typer.echo(f"position consistency: {100 * stats['consistency']:.0f}% of {stats['both_orders']} pairs")
