@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from chatrecipe.cli import app
 
-ANNOTATIONS = Path(__file__).parents[1] / "evaluate" / "fixtures" / "alpaca_eval" / "lc_v1" / "gamer" / "annotations.json"
+LC_V1 = Path(__file__).parents[1] / "evaluate" / "fixtures" / "alpaca_eval" / "lc_v1"
+ANNOTATIONS = LC_V1 / "gamer" / "annotations.json"
 
 
 def fastchat_answers(model: str, question_ids: list[int]) -> list[dict]:

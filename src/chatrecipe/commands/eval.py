@@ -104,7 +104,8 @@ def winrate(
                         if row["ci_low"] is not None else "")
             typer.echo(f"{row['model']} vs {row['baseline']}: win rate {100 * row['value']:.1f}% (SE "
                        f"{100 * row['se']:.1f}{interval}) over {row['n']} items: {row['wins']} wins, {row['ties']} "
-                       f"ties, {row['losses']} losses; {row['excluded_failures']} items with a failed judgment excluded")
+                       f"ties, {row['losses']} losses; {row['excluded_failures']} items with a failed judgment "
+                       "excluded")
             if "length_controlled" in row:
                 typer.echo(f"   length-controlled win rate ({lc}): "
                            f"{row['length_controlled']['length_controlled_winrate']:.1f}%")
