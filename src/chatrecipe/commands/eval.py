@@ -134,7 +134,7 @@ def elo(
     --style-control, the style-controlled ratings, coefficients and rank changes beside them."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.data.records import load_records
     from chatrecipe.evaluate.battle_files import read_battles
     from chatrecipe.evaluate.elo import BattleError, leaderboard, select_battles
     from chatrecipe.report.sections.elo import elo_section, elo_tables
@@ -149,9 +149,14 @@ def elo(
     if style and "error" not in board:
         from chatrecipe.evaluate.style_control import style_control
 
+        judged = None
+        if answers:  # FastChat's model_answer files and AlpacaEval's outputs or annotations too (data/eval_formats)
+            loaded = load_records(answers, "answer")
+            show_rejected(loaded.rejected)
+            judged, rejected = loaded.records, rejected + loaded.rejected
         try:
             styled = style_control(rows, bootstrap, anchor=anchor, tokenizer=tokenizer, skip_missing=skip_missing,
-                                   answers=[r for p in answers for r in read_jsonl(p)] if answers else None)
+                                   answers=judged)
         except BattleError as exc:
             fail(str(exc))
     if out:
