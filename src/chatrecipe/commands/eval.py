@@ -196,7 +196,7 @@ def audit(
     with --experiments, whether a debiasing instruction shrinks the position bias and how often injection works."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.commands.judged_files import load_input, one_models_answers
     from chatrecipe.evaluate.audit import audit_figures, read_inputs, sort_files
 
     try:
@@ -212,8 +212,10 @@ def audit(
         from chatrecipe.backends import load_backend
         from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
 
+        # FastChat's and AlpacaEval's files too, one model's answers per file, checked before the judge is called
+        qs, a, b = (load_input(questions, "question"), one_models_answers(answers_a, "--answers-a"),
+                    one_models_answers(answers_b, "--answers-b"))
         backend = load_backend(judge, cache_dir=output / "cache")
-        qs, a, b = read_jsonl(questions), read_jsonl(answers_a), read_jsonl(answers_b)
         found = {"debiasing": debiasing_experiment(backend, qs, a, b, output, prefill=prefill),
                  "injection": injection_experiment(backend, qs, a, output, prefill=prefill)}
         (output / "experiments.json").write_text(json.dumps(found, indent=1, default=str))

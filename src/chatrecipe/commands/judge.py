@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from chatrecipe.commands.messages import fail, show_rejected, warn
+from chatrecipe.commands.judged_files import load_input, one_models_answers
+from chatrecipe.commands.messages import fail
 
 app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
                   no_args_is_help=True, add_completion=False)
@@ -25,35 +26,6 @@ FORMAT = typer.Option("chatrecipe", "--format", help="Layout of the judgment fil
                       "(model_judgment/<judge>_single.jsonl / _pair.jsonl; resumable records kept in .chatrecipe/).")
 PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with the verdict marker so a small local "
                        "judge commits to a verdict (local judges only).")
-
-
-def _load(path: Path, kind: str) -> list[dict]:
-    from chatrecipe.data.records import load_records
-
-    result = load_records(path, kind)  # FastChat and AlpacaEval files too (data/eval_formats)
-    show_rejected(result.rejected)  # names the field: "missing; add it to the record" alone did not
-    if not result.records:
-        fail(f"no valid {kind} records in {path}", 1)
-    return result.records
-
-
-def _answers(path: Path, flag: str) -> list[dict]:
-    """One model's answers: a file with several models' (two FastChat files run together, an AlpacaEval
-    annotations file, which holds the reference's outputs beside the model's) would be judged under the first
-    model's name, so it is refused with the models it holds; an answer given twice is judged once, said."""
-    from collections import Counter
-
-    records = _load(path, "answer")
-    models = Counter(r["model"] for r in records)
-    if len(models) > 1:
-        held = ", ".join(f"{model} ({n})" for model, n in models.items())
-        fail(f"{flag} {path} holds answers of {len(models)} models: {held}; give one model's answers per file "
-             "(FastChat: model_answer/<model>.jsonl; AlpacaEval: that model's model_outputs.json)")
-    twice = [str(qid) for qid, n in Counter(r["question_id"] for r in records).items() if n > 1]
-    if twice:
-        warn(f"{path}: {len(twice)} question(s) answered more than once ({', '.join(twice[:5])}"
-             f"{' ...' if len(twice) > 5 else ''}); the last answer in the file is judged, as FastChat does")
-    return records
 
 
 def _backend(judge: str, output: Path, batch_size: int):
@@ -96,8 +68,8 @@ def single(
     from chatrecipe.judge.single import judge_single
 
     records_at = _records_at(output, fmt)
-    answered = _answers(answers, "--answers")
-    records = judge_single(_backend(judge, output, batch_size), _load(questions, "question"),
+    answered = one_models_answers(answers, "--answers")
+    records = judge_single(_backend(judge, output, batch_size), load_input(questions, "question"),
                            answered, records_at, prompt=prompt, repeats=repeats,
                            params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records, output, records_at, fmt)
@@ -117,8 +89,9 @@ def pairwise(
     from chatrecipe.judge.pairwise import combine_orders, judge_pairwise
 
     records_at = _records_at(output, fmt)
-    answered_a, answered_b = _answers(answers_a, "--answers-a"), _answers(answers_b, "--answers-b")
-    records = judge_pairwise(_backend(judge, output, batch_size), _load(questions, "question"),
+    answered_a = one_models_answers(answers_a, "--answers-a")
+    answered_b = one_models_answers(answers_b, "--answers-b")
+    records = judge_pairwise(_backend(judge, output, batch_size), load_input(questions, "question"),
                              answered_a, answered_b, records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
