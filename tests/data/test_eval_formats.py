@@ -245,3 +245,13 @@ def test_a_foreign_file_given_as_the_wrong_kind_says_what_it_is(path, kind, name
     assert loaded.rejected and not loaded.records
     first = describe_rejection(loaded.rejected[0])
     assert named in first and f"not a {kind}:" in first and "add it to the record" not in first
+
+
+def test_model_outputs_json_gets_the_mode_of_every_other_output(tmp_path):
+    # before: written through mkstemp, model_outputs.json stayed 0600 while the JSON Lines beside it were 0644
+    listed, lines = tmp_path / "model_outputs.json", tmp_path / "answers.jsonl"
+    write_json_list(listed, [{"instruction": "Hi", "output": "Hello", "generator": "m"}])
+    write_records(lines, [{"question_id": 1, "model": "m", "turns": ["Hello"]}])
+    assert listed.stat().st_mode & 0o777 == lines.stat().st_mode & 0o777
+    assert json.loads(listed.read_text()) == [{"instruction": "Hi", "output": "Hello", "generator": "m"}]
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind

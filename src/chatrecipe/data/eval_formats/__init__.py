@@ -81,17 +81,19 @@ def judgment_rows(judgments: list[dict], fmt: str) -> list[dict]:
 
 def write_json_list(path: str | Path, rows: list[dict]) -> int:
     """A JSON list file, as AlpacaEval reads `model_outputs.json` (JSON Lines would not load there); atomic, and
-    strict as every file chatrecipe writes (no NaN, no lone surrogate: `strict_json.dumps` names the field)."""
+    strict as every file chatrecipe writes (no NaN, no lone surrogate: `strict_json.dumps` names the field). The
+    file gets the mode the umask gives every other output (a mkstemp file would stay 0600, unreadable to a team)."""
     import os
-    import tempfile
+    import uuid
 
     from chatrecipe.data.strict_json import dumps
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "[\n" + ",\n".join(dumps(row) for row in rows) + "\n]\n"
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
-    Path(tmp).replace(path)
+    tmp.replace(path)
     return len(rows)
