@@ -58,6 +58,14 @@ def test_an_answer_without_its_model_says_which_field(tmp_path):
     assert reasons(result)[0].endswith("field 'model': missing; add it to the record")
 
 
+def test_an_answer_without_model_id_is_named_by_its_file_as_fastchat_does(tmp_path):
+    # FastChat's load_model_answers names a model by its file less ".jsonl"; the name was cut at the first dot
+    path = tmp_path / "vicuna-7b-v1.3.jsonl"
+    path.write_text(json.dumps({"question_id": 81, "answer_id": "a", "model_id": None, "tstamp": 1.0,
+                                "choices": [{"index": 0, "turns": ["hi"]}]}) + "\n")
+    assert [r["model"] for r in load_records(path, "answer").records] == ["vicuna-7b-v1.3"]
+
+
 def _write(folder: Path, rows: list[dict]) -> Path:
     path = folder / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
