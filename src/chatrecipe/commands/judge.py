@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from chatrecipe.commands.judged_files import load_input, one_models_answers
+from chatrecipe.commands.judged_files import check_answered, load_input, one_models_answers
 from chatrecipe.commands.messages import fail
 
 app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
@@ -68,10 +68,10 @@ def single(
     from chatrecipe.judge.single import judge_single
 
     records_at = _records_at(output, fmt)
-    answered = one_models_answers(answers, "--answers")
-    records = judge_single(_backend(judge, output, batch_size), load_input(questions, "question"),
-                           answered, records_at, prompt=prompt, repeats=repeats,
-                           params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
+    answered, asked = one_models_answers(answers, "--answers"), load_input(questions, "question")
+    check_answered(asked, {"--answers": answered})
+    records = judge_single(_backend(judge, output, batch_size), asked, answered, records_at, prompt=prompt,
+                           repeats=repeats, params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records, output, records_at, fmt)
 
 
@@ -91,8 +91,9 @@ def pairwise(
     records_at = _records_at(output, fmt)
     answered_a = one_models_answers(answers_a, "--answers-a")
     answered_b = one_models_answers(answers_b, "--answers-b")
-    records = judge_pairwise(_backend(judge, output, batch_size), load_input(questions, "question"),
-                             answered_a, answered_b, records_at,
+    asked = load_input(questions, "question")
+    check_answered(asked, {"--answers-a": answered_a, "--answers-b": answered_b})
+    records = judge_pairwise(_backend(judge, output, batch_size), asked, answered_a, answered_b, records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
     _summary(records, output, records_at, fmt)

@@ -37,3 +37,22 @@ def one_models_answers(path: Path, flag: str) -> list[dict]:
         warn(f"{path}: {len(twice)} question(s) answered more than once ({', '.join(twice[:5])}"
              f"{' ...' if len(twice) > 5 else ''}); the last answer in the file is judged, as FastChat does")
     return records
+
+
+def check_answered(questions: list[dict], answers: dict[str, list[dict]]) -> None:
+    """Say which answers have no question and which questions lack an answer (they are not judged), and stop
+    before any judge call when no question is answered by every answer file: nothing to judge is not a success."""
+    asked = {q["question_id"] for q in questions}
+    for flag, records in answers.items():
+        stray = [str(r["question_id"]) for r in records if r["question_id"] not in asked]
+        if stray:
+            warn(f"{len(stray)} of {len(records)} answers in {flag} answer no question of --questions (e.g. "
+                 f"{', '.join(stray[:3])}); they are not judged")
+    answered = set.intersection(*({r["question_id"] for r in records} for records in answers.values()))
+    unanswered = [str(q["question_id"]) for q in questions if q["question_id"] not in answered]
+    if len(unanswered) == len(questions):
+        fail(f"no question of --questions is answered in {' and '.join(answers)}: nothing to judge (do the answers "
+             "come from this question file?)", 1)
+    if unanswered:
+        warn(f"{len(unanswered)} of {len(questions)} questions have no answer in {' and '.join(answers)} (e.g. "
+             f"{', '.join(unanswered[:3])}); they are not judged")
