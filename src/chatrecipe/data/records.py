@@ -324,7 +324,7 @@ def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = No
 
 def describe_rejection(entry: dict) -> str:
     """One line for a rejected record: where, which field, and why (the reason alone does not name the field)."""
-    where = f"{entry['file']}:{entry['line']}"
+    where = f"{entry['file']}:{entry['line']}" if entry.get("line") is not None else str(entry["file"])
     field = f" field '{entry['field']}':" if entry.get("field") else ""
     return f"{where}:{field} {entry['reason']}"
 

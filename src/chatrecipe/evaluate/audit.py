@@ -49,10 +49,15 @@ def read_inputs(pairwise: list, single: list = (), answers: list = (), human: li
     by_model: dict[str, list[dict]] = {}
     for record in records("answers"):
         by_model.setdefault(record["model"], []).append(record)
+    rejected = [r for result in loaded.values() if result for r in result.rejected]
+    for name, paths, other in (("pairwise", pairwise, "single"), ("single", single, "pairwise")):
+        misplaced = sum(1 for j in records(name) if j["kind"] == other)
+        if misplaced:  # said, not dropped: a pair file given as --single would leave out the grades' figure silently
+            rejected.append({"file": ", ".join(map(str, paths)), "line": None, "field": "kind",
+                             "reason": f"{misplaced} {other} judgments given as --{name}; pass them as --{other}"})
     return {"pairwise": [j for j in records("pairwise") if j["kind"] == "pairwise"],
             "single": [j for j in records("single") if j["kind"] == "single"], "answers": by_model,
-            "human": records("human"),
-            "rejected": [r for result in loaded.values() if result for r in result.rejected]}
+            "human": records("human"), "rejected": rejected}
 
 
 def sort_files(paths: list) -> dict[str, list]:
