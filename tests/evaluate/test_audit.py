@@ -219,3 +219,18 @@ def test_judgments_in_the_wrong_slot_are_said_not_dropped():
     result = CliRunner().invoke(app, ["eval", "audit", "--pairwise", str(judgments / "gpt-4_pair.jsonl"),
                                       "--single", str(judgments / "gpt-4_pair.jsonl")])
     assert result.exit_code == 1 and "given as --single" in result.output and ":None:" not in result.output
+
+
+def test_alpaca_eval_annotations_give_length_bias_without_answer_files():
+    # an annotation shows both outputs; before, the audit wanted --answers for them and said "n/a (no data)"
+    from pathlib import Path
+
+    from chatrecipe.evaluate.audit import audit_figures, read_inputs
+
+    path = Path(__file__).parent / "fixtures" / "alpaca_eval" / "lc_v1" / "gamer" / "annotations.json"
+    rows = json.loads(path.read_text())
+    decisive = [r for r in rows if r["preference"] not in (None, 1.5) and len(r["output_1"]) != len(r["output_2"])]
+    longer = sum((r["preference"] > 1.5) == (len(r["output_2"]) > len(r["output_1"])) for r in decisive)
+    inputs = read_inputs([path])
+    figure = audit_figures(inputs["pairwise"], inputs["single"], inputs["answers"])["figures"]["longer answer wins"]
+    assert (figure["n"], round(figure["value"] * figure["n"])) == (len(decisive), longer)
