@@ -40,7 +40,7 @@ def _score_key(completions: list) -> str | None:
     """The score every completion of the row has; None (the aspect mean) when none has one for all. One basis for
     the whole row: an overall score (1-10) against another completion's aspect mean (1-5) would rank scales."""
     for key in SCORES:
-        if all(isinstance(c, dict) and _score(c, key) is not None for c in completions):
+        if completions and all(_score(c, key) is not None for c in completions):
             return key
     return None
 
@@ -59,9 +59,10 @@ def _side(completion: dict) -> dict:
 def convert(row: dict, mode: str = "best-worst", seed: int = 0) -> list[dict]:
     if mode not in ("best-worst", "best-random"):
         raise RecordError("mode", f"unknown mode {mode!r}; use best-worst or best-random")
-    key = _score_key(row["completions"])
-    scored = [(c, c.get("response"), _score(c, key)) for c in row["completions"] if isinstance(c, dict)]
-    scored = [(c, text, s) for c, text, s in scored if isinstance(text, str) and text.strip() and s is not None]
+    answered = [c for c in row["completions"] if isinstance(c, dict) and isinstance(c.get("response"), str)
+                and c["response"].strip()]
+    key = _score_key(answered)
+    scored = [(c, c["response"], s) for c in answered if (s := _score(c, key)) is not None]
     if len(scored) < 2:
         raise RecordError("completions", "fewer than two rated, non-empty completions")
     scored.sort(key=lambda item: -item[2])
