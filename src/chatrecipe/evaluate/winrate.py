@@ -119,11 +119,12 @@ def _no_pairwise(paths: list[Path], loaded) -> str:
     """What the files hold instead of pairwise judgments, and where that goes."""
     from collections import Counter
 
+    from chatrecipe.data.records import describe_rejection
+
     kinds = Counter(j.get("kind") for j in loaded.records)
     held = [f"{n} {kind} judgments" for kind, n in kinds.items()]
     if loaded.rejected:
-        first = loaded.rejected[0]
-        held.append(f"{len(loaded.rejected)} rows that are not judgments (line {first['line']}: {first['reason']})")
+        held.append(f"{len(loaded.rejected)} rows that are not judgments ({describe_rejection(loaded.rejected[0])})")
     hint = "; single grades go to `eval mt-bench`" if kinds.get("single") else ""
     return (f"no pairwise judgments in {', '.join(map(str, paths))}: found {', '.join(held) or 'nothing'}; eval "
             f"winrate reads pairwise judgments (chatrecipe's, FastChat's *_pair.jsonl) or AlpacaEval "
