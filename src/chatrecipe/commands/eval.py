@@ -32,14 +32,17 @@ def mt_bench(
     """Tabulate MT-Bench-style grades (first turn, second turn, average, per category) and pairwise counts."""
     import json
 
-    from chatrecipe.data.records import RecordFileError, read_jsonl
+    from chatrecipe.data.records import RecordFileError, load_records
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
 
     try:
         records = load_judgments(judgments)  # chatrecipe's or FastChat's layout
+        asked = load_records(questions, "question") if questions else None  # AlpacaEval's evaluation set too
     except RecordFileError as exc:
         fail(str(exc))
-    table = single_scores(records, read_jsonl(questions) if questions else None)
+    if asked is not None:
+        show_rejected(asked.rejected)
+    table = single_scores(records, asked.records if asked else None)
     pairs = pairwise_counts(records)
     if radar and table:
         radar_plot(table, radar)
