@@ -68,3 +68,15 @@ def test_a_second_model_judged_into_a_fastchat_file_keeps_the_first(tmp_path, mo
     assert sorted((r["model"], r["question_id"], r["turn"]) for r in rows) == sorted(
         (m, q, t) for m in ("vicuna-13b", "llama-13b") for q in (81, 82) for t in (1, 2))
     assert {r["score"] for r in rows} == {7.0}
+
+
+def test_a_model_compared_with_itself_is_refused_before_any_judge_call(tmp_path):
+    # before: every verdict paid for, and "vicuna-13b vs vicuna-13b: 28 ties" from eval winrate
+    questions = write_jsonl(tmp_path / "question.jsonl", [
+        {"question_id": 81, "category": "writing", "turns": ["q81"]}])
+    one = write_jsonl(tmp_path / "vicuna-13b.jsonl", fastchat_answers("vicuna-13b", [81]))
+    result = CliRunner().invoke(app, ["judge", "pairwise", "--judge", "openai:never-called", "--answers-a", str(one),
+                                      "--answers-b", str(one), "--questions", str(questions), "-o",
+                                      str(tmp_path / "j.jsonl")])
+    assert result.exit_code == 2 and "are both vicuna-13b's answers" in result.output
+    assert not (tmp_path / "j.jsonl").exists()

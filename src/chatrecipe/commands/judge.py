@@ -91,6 +91,9 @@ def pairwise(
     records_at = _records_at(output, fmt)
     answered_a = one_models_answers(answers_a, "--answers-a")
     answered_b = one_models_answers(answers_b, "--answers-b")
+    if answered_a[0]["model"] == answered_b[0]["model"]:  # its verdicts could not say which answer won: refused unpaid
+        fail(f"--answers-a and --answers-b are both {answered_a[0]['model']}'s answers; a comparison needs two models "
+             "(name a checkpoint's answers with generate --name)")
     asked = load_input(questions, "question")
     check_answered(asked, {"--answers-a": answered_a, "--answers-b": answered_b})
     records = judge_pairwise(_backend(judge, output, batch_size), asked, answered_a, answered_b, records_at,
