@@ -86,3 +86,13 @@ def test_dedup_keys_and_decontaminate_report(tmp_path):
     # the two turns joined are 13 words (an n-gram check); each turn alone is shorter (matched whole)
     assert "1 items, 3 texts: 1 checked by 13-grams, 2 shorter ones matched whole; 2 training records hit" \
         in checked.output
+
+
+def test_convert_with_every_row_rejected_says_so_not_kind_none(tmp_path):
+    rows = tmp_path / "summarize.jsonl"
+    rows.write_text(json.dumps({"info": {"id": "x", "post": "p", "title": "t", "subreddit": "s"},
+                                "summaries": [{"text": "a", "policy": "p"}], "choice": 0, "worker": "w",
+                                "split": "train", "extra": {}}) + "\n")
+    result = CliRunner().invoke(app, ["data", "convert", str(rows), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert "kind: none (every row was rejected)" in result.output and "kind: None" not in result.output

@@ -74,7 +74,8 @@ def convert(
         seen = "; ".join(sorted({r["reason"] for r in result.rejected})[:2]) or "it holds no rows: the file is empty"
         fail(f"{', '.join(map(str, files))}: no record could be read ({seen}). Expected JSON Lines (one JSON object "
              "per line), a JSON array, CSV, Parquet or a datasets folder, in one of the formats --format lists", 1)
-    typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
+    kind = result.kind or "none (every row was rejected)"
+    typer.echo(f"format: {result.format}, kind: {kind} ({result.reason})")
     write(output, result.records, result.rejected)
     if not result.records:
         raise typer.Exit(1)
