@@ -148,3 +148,13 @@ def test_classify_views_that_are_not_numbers_say_how_to_write_them(tmp_path):
     result = runner.invoke(app, ["data", "classify", "--evaluate", "--views", "12,twentyfour"])
     assert result.exit_code == 2
     assert "--views '12,twentyfour': write token counts separated by commas, e.g. 12,24" in result.output
+
+
+def test_convert_with_every_row_rejected_says_so_not_kind_none(tmp_path):
+    rows = tmp_path / "summarize.jsonl"
+    rows.write_text(json.dumps({"info": {"id": "x", "post": "p", "title": "t", "subreddit": "s"},
+                                "summaries": [{"text": "a", "policy": "p"}], "choice": 0, "worker": "w",
+                                "split": "train", "extra": {}}) + "\n")
+    result = CliRunner().invoke(app, ["data", "convert", str(rows), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert "kind: none (every row was rejected)" in result.output and "kind: None" not in result.output

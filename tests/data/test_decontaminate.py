@@ -56,3 +56,23 @@ def test_a_short_turn_with_a_greeting_is_still_whole():
                             conv("long", "My son asked me this riddle: what if you overtook the last person in a "
                                          "marathon, where would you be then?")], [QUESTIONS])
     assert [m["id"] for m in result.matches] == ["hi"]
+
+
+def test_alpaca_eval_files_are_checked_by_their_instructions():
+    # AlpacaEval's evaluation set and model_outputs.json are {instruction, output, generator} rows: before, they
+    # gave "805 items, 0 texts" and nothing was ever found in them
+    alpaca_eval = [{"dataset": "helpful_base", "instruction": "What are some famous actors that started their careers "
+                    "on Broadway and later moved to film?", "output": "Hugh Jackman.", "generator": "gpt4"},
+                   {"dataset": "koala", "instruction": "Is sushi healthy?", "output": "Often.", "generator": "gpt4"}]
+    records = [{"id": "long", "messages": [
+                   {"role": "user", "content": "Quick one: what are some famous actors that started their careers on "
+                                               "Broadway and later moved to film?"},
+                   {"role": "assistant", "content": "Several."}]},
+               {"id": "short", "messages": [{"role": "user", "content": "Is sushi healthy?"},
+                                            {"role": "assistant", "content": "Yes."}]},
+               {"id": "clean", "messages": [{"role": "user", "content": "Name a prime."},
+                                            {"role": "assistant", "content": "7"}]}]
+    result = decontaminate(records, {"alpaca_eval.json": alpaca_eval})
+    assert {m["id"]: m["how"] for m in result.matches} == {"long": "ngram", "short": "whole"}
+    assert [r["id"] for r in result.clean] == ["clean"]
+    assert result.sets[0]["items"] == 2 and result.sets[0]["texts"] == 2

@@ -58,6 +58,14 @@ def test_an_answer_without_its_model_says_which_field(tmp_path):
     assert reasons(result)[0].endswith("field 'model': missing; add it to the record")
 
 
+def test_an_answer_without_model_id_is_named_by_its_file_as_fastchat_does(tmp_path):
+    # FastChat's load_model_answers names a model by its file less ".jsonl"; the name was cut at the first dot
+    path = tmp_path / "vicuna-7b-v1.3.jsonl"
+    path.write_text(json.dumps({"question_id": 81, "answer_id": "a", "model_id": None, "tstamp": 1.0,
+                                "choices": [{"index": 0, "turns": ["hi"]}]}) + "\n")
+    assert [r["model"] for r in load_records(path, "answer").records] == ["vicuna-7b-v1.3"]
+
+
 def _write(folder: Path, rows: list[dict]) -> Path:
     path = folder / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -232,3 +240,26 @@ def test_an_alpaca_eval_verdict_without_an_order_is_written_as_fastchat_game_one
                "turn": 1, "winner": "model_a", "judge": "alpaca_eval", "raw": "m", "error": None}
     (row,) = pair_rows([verdict])
     assert (row["g1_winner"], row["g2_winner"]) == ("model_1", "error")
+
+
+@pytest.mark.parametrize("path, kind, named", [
+    (FASTCHAT / "model_answer" / "vicuna-7b-v1.3.jsonl", "judgment", "a FastChat answer (model_answer/<model>.jsonl)"),
+    (FASTCHAT / "model_judgment" / "gpt-4_single.jsonl", "battle", "a FastChat single grade"),
+    (ALPACA / "model_outputs.json", "judgment", "an AlpacaEval output (model_outputs.json)"),
+])
+def test_a_foreign_file_given_as_the_wrong_kind_says_what_it_is(path, kind, named):
+    # before: "field 'kind': missing; add it to the record" (or 'model_a'), advice that cannot help with this file
+    loaded = load_records(path, kind)
+    assert loaded.rejected and not loaded.records
+    first = describe_rejection(loaded.rejected[0])
+    assert named in first and f"not a {kind}:" in first and "add it to the record" not in first
+
+
+def test_model_outputs_json_gets_the_mode_of_every_other_output(tmp_path):
+    # before: written through mkstemp, model_outputs.json stayed 0600 while the JSON Lines beside it were 0644
+    listed, lines = tmp_path / "model_outputs.json", tmp_path / "answers.jsonl"
+    write_json_list(listed, [{"instruction": "Hi", "output": "Hello", "generator": "m"}])
+    write_records(lines, [{"question_id": 1, "model": "m", "turns": ["Hello"]}])
+    assert listed.stat().st_mode & 0o777 == lines.stat().st_mode & 0o777
+    assert json.loads(listed.read_text()) == [{"instruction": "Hi", "output": "Hello", "generator": "m"}]
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind

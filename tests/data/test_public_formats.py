@@ -123,6 +123,24 @@ def test_ultrafeedback_keeps_fine_grained_ratings():
     assert pair["metadata"]["rejected"]["ratings"]["honesty"] == 2.0
 
 
+def test_ultrafeedback_ranks_every_completion_of_a_row_on_one_scale(tmp_path):
+    # one completion without an overall_score (1-10) used to be ranked by its aspect mean (1-5) among the others'
+    # overall scores: falcon's aspects averaging 4 made it the "worst" answer, below alpaca's aspects of 1
+    row = json.loads((FIXTURES / "ultrafeedback.jsonl").read_text().splitlines()[0])
+    aspects = {"instruction_following": 4, "honesty": 4, "truthfulness": 4, "helpfulness": 4}
+    for completion, mean in zip(row["completions"], (5, 1, 4)):
+        completion["annotations"] = {a: {"Rating": str(mean if a != "honesty" else aspects[a]), "Rationale": "."}
+                                     for a in aspects}
+    row["completions"][2]["overall_score"] = None
+    path = tmp_path / "uf.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    pair = convert(path).records[0]
+    means = [(mean * 3 + 4) / 4 for mean in (5, 1, 4)]  # honesty 4 everywhere, the other three aspects `mean`
+    assert pair["chosen"][0]["content"] == row["completions"][0]["response"]
+    assert pair["rejected"][0]["content"] == row["completions"][1]["response"]
+    assert pair["margin"] == means[0] - means[1]
+
+
 def test_shp_keeps_votes_and_score_ratio():
     first, second = convert(FIXTURES / "shp.jsonl").records
     assert first["metadata"]["score_chosen"] == 52 and first["metadata"]["score_rejected"] == 8

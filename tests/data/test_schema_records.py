@@ -120,3 +120,20 @@ def test_datasets_folder(tmp_path):
     rows = [validate_conversation(GOOD | {"id": str(i)}) for i in range(3)]
     datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "ds"))
     assert len(load_records(tmp_path / "ds", "conversation").records) == 3
+
+
+def test_one_split_of_a_datasets_folder(tmp_path):
+    # ultrafeedback_binarized saved with save_to_disk holds train_prefs and test_prefs: the folder alone reads
+    # both (rows named folder[split]); folder[split], as the Hub ids take it, reads one (before: "no such file")
+    import datasets
+
+    from chatrecipe.data.records import RecordFileError
+
+    rows = [validate_conversation(GOOD | {"id": str(i)}) for i in range(3)]
+    datasets.DatasetDict({"train_prefs": datasets.Dataset.from_list(rows[:2]),
+                          "test_prefs": datasets.Dataset.from_list(rows[2:])}).save_to_disk(str(tmp_path / "ufb"))
+    both = load_records(tmp_path / "ufb", "conversation").records
+    test = load_records(f"{tmp_path / 'ufb'}[test_prefs]", "conversation").records
+    assert len(both) == 3 and [r["id"] for r in test] == ["2"]
+    with pytest.raises(RecordFileError, match="no split 'test_sft'; its splits: train_prefs, test_prefs"):
+        load_records(f"{tmp_path / 'ufb'}[test_sft]", "conversation")

@@ -203,3 +203,34 @@ def test_eval_commands_write_markdown_csv_json_and_plots(tmp_path):
     audit_rows = json.loads((tmp_path / "audit" / "audit.json").read_text())["tables"][0]["rows"]
     share = position_bias(biased_judgments(0.7, n=40))["first_position_share"]["value"]
     assert any(r[0] == "first-position share" and r[1].startswith(f"{100 * share:.0f}") for r in audit_rows)
+
+
+def test_judgments_in_the_wrong_slot_are_said_not_dropped():
+    # a FastChat pair file given as --single used to leave out "grades agree with verdicts" without a word
+    from pathlib import Path
+
+    from chatrecipe.evaluate.audit import read_inputs
+
+    judgments = Path(__file__).parents[1] / "data" / "fixtures" / "fastchat" / "model_judgment"
+    inputs = read_inputs([judgments / "gpt-4_pair.jsonl"], [judgments / "gpt-4_pair.jsonl"])
+    assert inputs["single"] == [] and inputs["pairwise"]
+    said = [r for r in inputs["rejected"] if r["field"] == "kind"]
+    assert len(said) == 1 and "pairwise judgments given as --single; pass them as --pairwise" in said[0]["reason"]
+    result = CliRunner().invoke(app, ["eval", "audit", "--pairwise", str(judgments / "gpt-4_pair.jsonl"),
+                                      "--single", str(judgments / "gpt-4_pair.jsonl")])
+    assert result.exit_code == 1 and "given as --single" in result.output and ":None:" not in result.output
+
+
+def test_alpaca_eval_annotations_give_length_bias_without_answer_files():
+    # an annotation shows both outputs; before, the audit wanted --answers for them and said "n/a (no data)"
+    from pathlib import Path
+
+    from chatrecipe.evaluate.audit import audit_figures, read_inputs
+
+    path = Path(__file__).parent / "fixtures" / "alpaca_eval" / "lc_v1" / "gamer" / "annotations.json"
+    rows = json.loads(path.read_text())
+    decisive = [r for r in rows if r["preference"] not in (None, 1.5) and len(r["output_1"]) != len(r["output_2"])]
+    longer = sum((r["preference"] > 1.5) == (len(r["output_2"]) > len(r["output_1"])) for r in decisive)
+    inputs = read_inputs([path])
+    figure = audit_figures(inputs["pairwise"], inputs["single"], inputs["answers"])["figures"]["longer answer wins"]
+    assert (figure["n"], round(figure["value"] * figure["n"])) == (len(decisive), longer)

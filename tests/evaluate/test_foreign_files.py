@@ -160,3 +160,15 @@ def test_generate_and_judge_write_fastchat_and_alpaca_eval_layouts(tmp_path, tin
     written = json.loads(outputs.read_text())
     assert len(written) == 5 and {r["generator"] for r in written} == {"tiny"}
     assert written[0]["instruction"].startswith("What are the names of some famous actors")
+
+
+def test_style_control_reads_fastchat_answer_files():
+    # before: the answers were read as raw rows, so a FastChat row (model_id, choices) named no model and every
+    # battle ended in "no answer of vicuna-7b-v1.3 to question 81"
+    answers = sorted((FASTCHAT / "model_answer").glob("*.jsonl"))
+    result = cli("eval", "elo", str(PAIR), "--style-control", "--bootstrap", "0", "--json",
+                 *[arg for path in answers for arg in ("--answers", str(path))])
+    assert "no answer of" not in result.output and "Traceback" not in result.output
+    styled = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))["style_control"]
+    assert set(styled["style_controlled"]) == {"vicuna-7b-v1.3", "llama-13b"} and styled["excluded"] == []
+    assert styled["battles"] == 5  # the rows of the file that give a battle (show_result.py counts the same)

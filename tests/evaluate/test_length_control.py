@@ -2,7 +2,9 @@
 
 `fixtures/alpaca_eval/expected.json` was produced once by running alpaca-eval 0.6.6 (scikit-learn 1.9.1, recorded
 in the file) on `judgments.json` in a separate venv, offline, on its fixed-C path (`n_splits=0`, C=100): `minimal`
-is compared with it. The official `v1` is tested in test_lc_v1.py against alpaca_eval's own v1 on a fixture in
+is compared with it, and with the same path's figures in `fixtures/alpaca_eval/lc_v1/expected.json` (written by
+compute_expected.py there, which also records alpaca_eval's cross-validated `length_controlled_minimal` as
+`minimal_cv`). The official `v1` is tested in test_lc_v1.py against alpaca_eval's own v1 on a fixture in
 AlpacaEval's published df_gamed.csv layout.
 """
 
@@ -25,6 +27,17 @@ def test_agrees_with_alpaca_eval_within_half_a_point():
     assert ours["win_rate"] == pytest.approx(expected["win_rate"], abs=1e-6)
     assert abs(ours["length_controlled_winrate"] - expected["length_controlled_winrate"]) < 0.5
     assert ours["excluded_failures"] == 1
+
+
+@pytest.mark.parametrize("model", ["steady", "gamer"])
+def test_minimal_equals_alpaca_eval_on_a_length_gamer(model):
+    # alpaca_eval's minimal GLM (fixed-C path) standardises the length difference over every row of the model,
+    # failed ones too; over the judged rows alone the gamer came out at 23.6, not alpaca_eval's 25.4
+    lc_v1 = FIXTURE / "lc_v1"
+    expected = json.loads((lc_v1 / "expected.json").read_text())["minimal"][model]
+    ours = lc_win_rate(json.loads((lc_v1 / model / "annotations.json").read_text()), "minimal")
+    assert ours["length_controlled_winrate"] == pytest.approx(expected["length_controlled_winrate"], abs=1e-9)
+    assert ours["win_rate"] == pytest.approx(expected["win_rate"], abs=1e-9)
 
 
 def test_length_control_removes_a_pure_length_effect():

@@ -74,3 +74,18 @@ def test_one_grade_has_no_interval_and_writes_standard_json():
     table = single_scores([{"kind": "single", "model": "m", "question_id": 1, "turn": 1, "score": 7}])
     assert table["m"]["score"] == 7 and table["m"]["ci_low"] is None and table["m"]["ci_high"] is None
     json.dumps(table, allow_nan=False)
+
+
+def test_alpaca_eval_questions_give_categories_not_a_traceback(tmp_path):
+    # --questions was read as raw rows, so AlpacaEval's evaluation set (no question_id) ended in KeyError
+    from chatrecipe.data.eval_formats.alpaca_eval import question_id
+
+    outputs = Path(__file__).parents[1] / "data" / "fixtures" / "alpaca_eval" / "model_outputs.json"
+    instruction = json.loads(outputs.read_text())[0]["instruction"]
+    judgments = tmp_path / "single.jsonl"
+    judgments.write_text(json.dumps({"question_id": question_id(instruction), "kind": "single", "model": "m",
+                                     "judge": "gpt-4", "turn": 1, "score": 7.0}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "mt-bench", "--judgments", str(judgments), "--questions", str(outputs),
+                                      "--json"])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert json.loads(result.output.splitlines()[-1])["single"]["m"]["categories"] == {"other": 7.0}

@@ -51,7 +51,12 @@ def generate(
     if fmt == "chatrecipe":
         typer.echo(f"{len(answers)} answers in {output}")
         return
-    done = export_answers(output, answers, fmt, loaded.records)
+    # every answer the resumable file holds, not only this run's ("existing answers are kept" in the layout too),
+    # in the question file's order (the file holds them as they came back), earlier runs' after them
+    position = {q["question_id"]: i for i, q in enumerate(loaded.records)}
+    held = sorted(load_records(records_at, "answer").records,
+                  key=lambda a: position.get(a["question_id"], len(position)))
+    done = export_answers(output, held, fmt, loaded.records)
     typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
     if done["rejected"]:
         fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "

@@ -72,7 +72,8 @@ def convert(
     if result.format is None:  # nothing readable: say what the file looks like and what was expected
         write(output, [], result.rejected)
         fail(nothing_read(files, result.rejected), 1)
-    typer.echo(f"format: {result.format}, kind: {result.kind} ({result.reason})")
+    kind = result.kind or "none (every row was rejected)"
+    typer.echo(f"format: {result.format}, kind: {kind} ({result.reason})")
     write(output, result.records, result.rejected)
     if not result.records:
         raise typer.Exit(1)

@@ -33,14 +33,17 @@ def mt_bench(
     """Tabulate MT-Bench-style grades (first turn, second turn, average, per category) and pairwise counts."""
     import json
 
-    from chatrecipe.data.records import RecordFileError, read_jsonl
+    from chatrecipe.data.records import RecordFileError, load_records
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
 
     try:
         records = load_judgments(judgments)  # chatrecipe's or FastChat's layout
+        asked = load_records(questions, "question") if questions else None  # AlpacaEval's evaluation set too
     except RecordFileError as exc:
         fail(str(exc))
-    table = single_scores(records, read_jsonl(questions) if questions else None)
+    if asked is not None:
+        show_rejected(asked.rejected)
+    table = single_scores(records, asked.records if asked else None)
     pairs = pairwise_counts(records)
     if radar and table:
         radar_plot(table, radar)
@@ -108,7 +111,8 @@ def winrate(
                         if row["ci_low"] is not None else "")
             typer.echo(f"{row['model']} vs {row['baseline']}: win rate {100 * row['value']:.1f}% (SE "
                        f"{100 * row['se']:.1f}{interval}) over {row['n']} items: {row['wins']} wins, {row['ties']} "
-                       f"ties, {row['losses']} losses; {row['excluded_failures']} failed judgments excluded")
+                       f"ties, {row['losses']} losses; {row['excluded_failures']} items with a failed judgment "
+                       "excluded")
             if "length_controlled" in row:
                 typer.echo(f"   length-controlled win rate ({lc}): "
                            f"{row['length_controlled']['length_controlled_winrate']:.1f}%")
@@ -241,7 +245,7 @@ def audit(
     with --experiments, whether a debiasing instruction shrinks the position bias and how often injection works."""
     import json
 
-    from chatrecipe.data.records import read_jsonl
+    from chatrecipe.commands.judged_files import load_input, one_models_answers
     from chatrecipe.evaluate.audit import audit_figures, read_inputs, sort_files
 
     try:
@@ -257,8 +261,10 @@ def audit(
         from chatrecipe.backends import load_backend
         from chatrecipe.evaluate.judge_experiments import debiasing_experiment, injection_experiment
 
+        # FastChat's and AlpacaEval's files too, one model's answers per file, checked before the judge is called
+        qs, a, b = (load_input(questions, "question"), one_models_answers(answers_a, "--answers-a"),
+                    one_models_answers(answers_b, "--answers-b"))
         backend = load_backend(judge, cache_dir=output / "cache")
-        qs, a, b = read_jsonl(questions), read_jsonl(answers_a), read_jsonl(answers_b)
         found = {"debiasing": debiasing_experiment(backend, qs, a, b, output, prefill=prefill),
                  "injection": injection_experiment(backend, qs, a, output, prefill=prefill)}
         (output / "experiments.json").write_text(json.dumps(found, indent=1, default=str))

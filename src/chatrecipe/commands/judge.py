@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from chatrecipe.commands.messages import fail, show_rejected
+from chatrecipe.commands.judged_files import check_answered, load_input, one_models_answers
+from chatrecipe.commands.messages import fail
 
 app = typer.Typer(help="Judge answers with an LLM: single 1-10 grades or pairwise verdicts in both orders.",
                   no_args_is_help=True, add_completion=False)
@@ -25,16 +26,6 @@ FORMAT = typer.Option("chatrecipe", "--format", help="Layout of the judgment fil
                       "(model_judgment/<judge>_single.jsonl / _pair.jsonl; resumable records kept in .chatrecipe/).")
 PREFILL = typer.Option(False, "--prefill", help="Start the judge's reply with the verdict marker so a small local "
                        "judge commits to a verdict (local judges only).")
-
-
-def _load(path: Path, kind: str) -> list[dict]:
-    from chatrecipe.data.records import load_records
-
-    result = load_records(path, kind)  # FastChat and AlpacaEval files too (data/eval_formats)
-    show_rejected(result.rejected)  # names the field: "missing; add it to the record" alone did not
-    if not result.records:
-        fail(f"no valid {kind} records in {path}", 1)
-    return result.records
 
 
 def _backend(judge: str, output: Path, batch_size: int):
@@ -51,14 +42,17 @@ def _records_at(output: Path, fmt: str) -> Path:
     return working_path(output, fmt)
 
 
-def _summary(records: list[dict], output: Path, fmt: str) -> None:
+def _summary(records: list[dict], output: Path, records_at: Path, fmt: str) -> None:
     failed = sum(1 for r in records if r.get("error"))
     typer.echo(f"{len(records)} judgments, {failed} failed (recorded with their reason, excluded from scores)")
     if fmt != "chatrecipe":
         from chatrecipe.data.export import export_judgments
+        from chatrecipe.data.records import load_records
 
-        done = export_judgments(output, records, fmt)
-        typer.echo(f"{done['written']} rows in {output} ({fmt} layout)")
+        # every judgment the resumable file holds, not only this run's: FastChat keeps all models' judgments in
+        # one model_judgment/<judge>_single.jsonl, so judging a second model must not drop the first one's
+        done = export_judgments(output, load_records(records_at, "judgment").records, fmt)
+        typer.echo(f"{done['written']} rows in {output} ({fmt} layout, every judgment in {records_at})")
 
 
 @app.command()
@@ -74,10 +68,11 @@ def single(
     from chatrecipe.judge.single import judge_single
 
     records_at = _records_at(output, fmt)
-    records = judge_single(_backend(judge, output, batch_size), _load(questions, "question"),
-                           _load(answers, "answer"), records_at, prompt=prompt, repeats=repeats,
-                           params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records, output, fmt)
+    answered, asked = one_models_answers(answers, "--answers"), load_input(questions, "question")
+    check_answered(asked, {"--answers": answered})
+    records = judge_single(_backend(judge, output, batch_size), asked, answered, records_at, prompt=prompt,
+                           repeats=repeats, params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
+    _summary(records, output, records_at, fmt)
 
 
 @app.command()
@@ -94,11 +89,17 @@ def pairwise(
     from chatrecipe.judge.pairwise import combine_orders, judge_pairwise
 
     records_at = _records_at(output, fmt)
-    records = judge_pairwise(_backend(judge, output, batch_size), _load(questions, "question"),
-                             _load(answers_a, "answer"), _load(answers_b, "answer"), records_at,
+    answered_a = one_models_answers(answers_a, "--answers-a")
+    answered_b = one_models_answers(answers_b, "--answers-b")
+    if answered_a[0]["model"] == answered_b[0]["model"]:  # its verdicts could not say which answer won: refused unpaid
+        fail(f"--answers-a and --answers-b are both {answered_a[0]['model']}'s answers; a comparison needs two models "
+             "(name a checkpoint's answers with generate --name)")
+    asked = load_input(questions, "question")
+    check_answered(asked, {"--answers-a": answered_a, "--answers-b": answered_b})
+    records = judge_pairwise(_backend(judge, output, batch_size), asked, answered_a, answered_b, records_at,
                              both_orders=not one_order, prompt=prompt, repeats=repeats,
                              params=GenerationParams(max_new_tokens=max_new_tokens), prefill=prefill)
-    _summary(records, output, fmt)
+    _summary(records, output, records_at, fmt)
     _, stats = combine_orders(records)
     if stats["consistency"] is not None:
         typer.echo(f"position consistency: {100 * stats['consistency']:.0f}% of {stats['both_orders']} pairs")

@@ -36,6 +36,18 @@ def _whole_hit(text: str, whole: dict[str, tuple[str, str]], n: int) -> str | No
     return None
 
 
+def _as_questions(item: dict) -> list[dict]:
+    """AlpacaEval's evaluation set, outputs and annotations (an `instruction`, no `turns`) as the question they
+    hold, so their instructions are checked; every other row as it is."""
+    from chatrecipe.data.eval_formats import to_native
+    from chatrecipe.data.schema import RecordError
+
+    try:
+        return to_native(item, "question")
+    except RecordError:  # a row of another kind (a FastChat answer): its texts are read as they are
+        return [item]
+
+
 def _eval_texts(record: dict) -> list[str]:
     # the whole question and each turn on its own: a training record may repeat one turn of a multi-turn question
     texts = [prompt_text(record) or full_text(record)] + list(record.get("turns") or [])
@@ -85,7 +97,7 @@ def decontaminate(records: list[dict], eval_sets: list[list[dict]] | dict[str, l
     sets = []
     for name, items in named.items():
         row = {"eval_set": name, "items": len(items), "texts": 0, "by_ngram": 0, "whole": 0, "contaminated": 0}
-        for item in items:
+        for item in (question for raw in items for question in _as_questions(raw)):
             rid = str(item.get("question_id", item.get("id", "?")))
             for text in _eval_texts(item):
                 row["texts"] += 1

@@ -11,6 +11,7 @@ import datetime
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,10 @@ def iter_rows(path: str | Path) -> Iterator[Row]:
     """Stream the raw rows of a record file; unreadable lines come back as rows with `error` set."""
     path = Path(path)
     if not path.exists():
+        folder = _SPLIT_OF_FOLDER.match(str(path))
+        if folder and Path(folder["folder"]).is_dir():  # a datasets folder's split, named as rejected rows name it
+            yield from _iter_dataset_folder(Path(folder["folder"]), folder["split"])
+            return
         if looks_like_hub_id(str(path)):
             yield from _iter_hub_dataset(str(path))
             return
@@ -254,7 +259,11 @@ def _maybe_json(value: str | None) -> Any:
     return value if value != "" else None
 
 
-def _iter_dataset_folder(path: Path) -> Iterator[Row]:
+_SPLIT_OF_FOLDER = re.compile(r"^(?P<folder>.+)\[(?P<split>[\w.-]+)\]$")
+
+
+def _iter_dataset_folder(path: Path, split: str | None = None) -> Iterator[Row]:
+    """Every split of a save_to_disk folder (each row named `folder[split]`), or the one `split` asked for."""
     import datasets
 
     try:
@@ -262,6 +271,12 @@ def _iter_dataset_folder(path: Path) -> Iterator[Row]:
     except Exception as exc:  # datasets raises several types for a folder it does not recognise
         raise RecordFileError(f"{path}: not a datasets folder ({exc}); save it with Dataset.save_to_disk") from exc
     splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    if split is not None:
+        held = [name for name, _ in splits if name is not None]
+        if split not in held:
+            raise RecordFileError(f"{path}[{split}]: {path} has no split {split!r}; its splits: "
+                                  f"{', '.join(held) or 'none (one dataset: give the folder alone)'}")
+        splits = [(split, loaded[split])]
     for split, dataset in splits:
         name = f"{path}[{split}]" if split else str(path)
         yield from _iter_table(iter(dataset), name, 1)
@@ -309,7 +324,7 @@ def load_records(paths: str | Path | Iterable[str | Path], kind: str | None = No
 
 def describe_rejection(entry: dict) -> str:
     """One line for a rejected record: where, which field, and why (the reason alone does not name the field)."""
-    where = f"{entry['file']}:{entry['line']}"
+    where = f"{entry['file']}:{entry['line']}" if entry.get("line") is not None else str(entry["file"])
     field = f" field '{entry['field']}':" if entry.get("field") else ""
     return f"{where}:{field} {entry['reason']}"
 

@@ -49,10 +49,38 @@ def read_inputs(pairwise: list, single: list = (), answers: list = (), human: li
     by_model: dict[str, list[dict]] = {}
     for record in records("answers"):
         by_model.setdefault(record["model"], []).append(record)
+    given = set(by_model)  # a model's --answers win over the outputs an annotation shows of it
+    for record in _annotation_answers(pairwise):  # AlpacaEval's annotations show both outputs: no --answers needed
+        if record["model"] not in given:
+            by_model.setdefault(record["model"], []).append(record)
+    rejected = [r for result in loaded.values() if result for r in result.rejected]
+    for name, paths, other in (("pairwise", pairwise, "single"), ("single", single, "pairwise")):
+        misplaced = sum(1 for j in records(name) if j["kind"] == other)
+        if misplaced:  # said, not dropped: a pair file given as --single would leave out the grades' figure silently
+            rejected.append({"file": ", ".join(map(str, paths)), "line": None, "field": "kind",
+                             "reason": f"{misplaced} {other} judgments given as --{name}; pass them as --{other}"})
     return {"pairwise": [j for j in records("pairwise") if j["kind"] == "pairwise"],
             "single": [j for j in records("single") if j["kind"] == "single"], "answers": by_model,
-            "human": records("human"),
-            "rejected": [r for result in loaded.values() if result for r in result.rejected]}
+            "human": records("human"), "rejected": rejected}
+
+
+def _annotation_answers(paths: list) -> list[dict]:
+    """Both outputs of every AlpacaEval annotation file among `paths` (the reference's and the model's), as answers."""
+    from chatrecipe.data.eval_formats.alpaca_eval import annotation_answers, is_annotation
+    from chatrecipe.data.records import iter_rows
+
+    found = []
+    for path in paths:
+        rows = (r.data for r in iter_rows(path) if isinstance(r.data, dict))
+        head = next(rows, None)
+        if head is None or not is_annotation(head):
+            continue
+        for row in (head, *rows):
+            try:
+                found += annotation_answers(row)
+            except ValueError:  # a broken row is reported by the judgment reader, with its line
+                continue
+    return found
 
 
 def sort_files(paths: list) -> dict[str, list]:

@@ -49,6 +49,8 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
             if turn == len(q["turns"]) - 1:  # its last turn: the record is complete, keep it now
                 record = {"question_id": qid, "model": backend.model, "turns": texts[qid], "generator": settings,
                           "error": "; ".join(errors[qid]) or None}
+                if q.get("instruction"):  # AlpacaEval's: its outputs file is laid out by instruction, any run later
+                    record["instruction"] = q["instruction"]
                 append_jsonl(output, record)
                 done[qid] = record
 

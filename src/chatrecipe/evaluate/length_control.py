@@ -121,13 +121,15 @@ def lc_win_rate(annotations: list[dict], variant: str = "minimal", lc_data: dict
     check_alignment(annotations, instructions)
     if variant == "v1":
         return _lc_v1(annotations, lc_data)
-    rows = [a for a in annotations if a.get("preference") is not None]
+    judged = np.flatnonzero([a.get("preference") is not None for a in annotations])
+    rows = [annotations[i] for i in judged]
     if len(rows) < 2:
         raise LengthControlError("need at least two judged instructions to fit the length model")
     targets = _targets(rows)
-    delta = np.array([len(a["output_1"]) - len(a["output_2"]) for a in rows], dtype=float)
+    # as alpaca_eval does, the length difference is standardised over all the model's rows, failed ones too
+    delta = np.array([len(a["output_1"]) - len(a["output_2"]) for a in annotations], dtype=float)
     scale = delta.std(ddof=1)
-    std_delta = delta / scale if scale > 0 else np.zeros_like(delta)
+    std_delta = (delta / scale if scale > 0 else np.zeros_like(delta))[judged]
     features = np.column_stack([np.tanh(std_delta), np.ones(len(rows))])
     model = _soft_logistic(features, targets)
     neutral = features.copy()

@@ -115,6 +115,22 @@ def _select(pairs: list[tuple[str, str]], model: str | None, baseline: str | Non
     return chosen
 
 
+def _no_pairwise(paths: list[Path], loaded) -> str:
+    """What the files hold instead of pairwise judgments, and where that goes."""
+    from collections import Counter
+
+    from chatrecipe.data.records import describe_rejection
+
+    kinds = Counter(j.get("kind") for j in loaded.records)
+    held = [f"{n} {kind} judgments" for kind, n in kinds.items()]
+    if loaded.rejected:
+        held.append(f"{len(loaded.rejected)} rows that are not judgments ({describe_rejection(loaded.rejected[0])})")
+    hint = "; single grades go to `eval mt-bench`" if kinds.get("single") else ""
+    return (f"no pairwise judgments in {', '.join(map(str, paths))}: found {', '.join(held) or 'nothing'}; eval "
+            f"winrate reads pairwise judgments (chatrecipe's, FastChat's *_pair.jsonl) or AlpacaEval "
+            f"annotations{hint}")
+
+
 def winrate_table(paths: list[Path], model: str | None = None, baseline: str | None = None, *,
                   bootstrap: int = 2000, seed: int = 0, lc: str | None = None, lc_data: dict | None = None) -> dict:
     """Win rates of every (model, baseline) pair in the files, or those `model` / `baseline` pick.
@@ -129,6 +145,10 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
     from chatrecipe.evaluate.length_control import LengthControlError, check_alignment
 
     heads = {str(p): next((r.data for r in iter_rows(p) if r.data is not None), None) for p in paths}
+    unreadable = [p for p, head in heads.items() if head is None]
+    if unreadable:
+        raise WinRateError(f"{', '.join(unreadable)}: no readable row (an empty file?); give pairwise judgment files "
+                           "or AlpacaEval annotations")
     annotation_files = [p for p, head in heads.items() if head is not None and is_annotation(head)]
     if annotation_files and len(annotation_files) != len(paths):
         raise WinRateError("give AlpacaEval annotation files or pairwise judgment files, not both: annotations in "
@@ -156,6 +176,8 @@ def winrate_table(paths: list[Path], model: str | None = None, baseline: str | N
                            "are judgment files")
     loaded = load_records(paths, "judgment")
     judgments = [j for j in loaded.records if j.get("kind") == "pairwise"]
+    if not judgments:
+        raise WinRateError(_no_pairwise(paths, loaded))
     found = list(dict.fromkeys((j["model_a"], j["model_b"]) for j in judgments))
     for m, b in _select(found, model, baseline, ordered=False):
         scores, stats = preferences_from_judgments(judgments, m, b)

@@ -81,10 +81,13 @@ def _parse(text: str, fields: dict) -> tuple[dict, str | None]:
 
 def combine_orders(judgments: list[dict]) -> tuple[list[dict], dict]:
     """One verdict per (question, turn, repeat, pair) from its two orders: agreeing verdicts stand, conflicting
-    ones become a tie (MT-Bench's rule). Returns the combined records and the position-consistency statistics."""
+    ones become a tie (MT-Bench's rule). Returns the combined records and the position-consistency statistics.
+
+    The judge is part of a game's key: two judges' files read together (FastChat's gpt-4_pair.jsonl beside
+    claude-v1_pair.jsonl) are two verdicts per item, not one judge's orders overwritten by the other's."""
     groups: dict[tuple, dict] = {}
     for j in judgments:
-        key = (j["question_id"], j.get("turn", 1), j.get("repeat", 0), j["model_a"], j["model_b"])
+        key = (j["question_id"], j.get("turn", 1), j.get("repeat", 0), j["model_a"], j["model_b"], j.get("judge"))
         groups.setdefault(key, {})[j.get("order") or "ab"] = j  # order unknown (AlpacaEval): one verdict
     combined, consistent, compared, failed = [], 0, 0, 0
     for key, orders in groups.items():

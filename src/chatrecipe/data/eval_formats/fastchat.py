@@ -58,8 +58,9 @@ def answer_record(row: dict, path: str | Path | None = None) -> dict:
     choices = row.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RecordError("choices", "must be a non-empty list of {index, turns}")
-    # FastChat names a model by its answer file (model_answer/<model>.jsonl); model_id is what the row says
-    model = row.get("model_id") or (Path(path).name.split(".")[0] if path else None)
+    # FastChat names a model by its answer file (model_answer/<model>.jsonl, the name less ".jsonl": a model
+    # name may hold dots, vicuna-7b-v1.3); model_id is what the row says
+    model = row.get("model_id") or (_model_of_file(Path(path)) if path else None)
     if not model:
         raise RecordError("model_id", "missing; FastChat names the model in model_id (or the file name)")
     if EXTRAS in row:
@@ -70,6 +71,13 @@ def answer_record(row: dict, path: str | Path | None = None) -> dict:
     if len(choices) > 1:  # several sampled choices: keep them all, the first is the one judged
         record["choices"] = choices
     return validate_answer(record)
+
+
+def _model_of_file(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl"):
+        name = name[: -len(suffix)] if name.endswith(suffix) else name
+    return name
 
 
 def answer_row(record: dict) -> dict:

@@ -24,12 +24,25 @@ def _ratings(completion: dict) -> dict:
     return {aspect: loose_number(value.get("Rating")) for aspect, value in annotations.items() if isinstance(value, dict)}
 
 
-def _score(completion: dict):
-    for key in ("overall_score", "score", "rating"):
-        if isinstance(completion.get(key), (int, float)) and (value := loose_number(completion[key])) is not None:
-            return float(value)
+SCORES = ("overall_score", "score", "rating")
+
+
+def _score(completion: dict, key: str | None):
+    """The completion's `key` score, or with None the mean of its aspect ratings (1-5)."""
+    if key is not None:
+        value = completion.get(key)
+        return float(value) if isinstance(value, (int, float)) and loose_number(value) is not None else None
     values = [v for v in _ratings(completion).values() if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def _score_key(completions: list) -> str | None:
+    """The score every completion of the row has; None (the aspect mean) when none has one for all. One basis for
+    the whole row: an overall score (1-10) against another completion's aspect mean (1-5) would rank scales."""
+    for key in SCORES:
+        if completions and all(_score(c, key) is not None for c in completions):
+            return key
+    return None
 
 
 def fits(row: dict) -> str | None:
@@ -46,8 +59,10 @@ def _side(completion: dict) -> dict:
 def convert(row: dict, mode: str = "best-worst", seed: int = 0) -> list[dict]:
     if mode not in ("best-worst", "best-random"):
         raise RecordError("mode", f"unknown mode {mode!r}; use best-worst or best-random")
-    scored = [(c, c.get("response"), _score(c)) for c in row["completions"] if isinstance(c, dict)]
-    scored = [(c, text, s) for c, text, s in scored if isinstance(text, str) and text.strip() and s is not None]
+    answered = [c for c in row["completions"] if isinstance(c, dict) and isinstance(c.get("response"), str)
+                and c["response"].strip()]
+    key = _score_key(answered)
+    scored = [(c, c["response"], s) for c in answered if (s := _score(c, key)) is not None]
     if len(scored) < 2:
         raise RecordError("completions", "fewer than two rated, non-empty completions")
     scored.sort(key=lambda item: -item[2])
