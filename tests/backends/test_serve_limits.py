@@ -174,3 +174,24 @@ def test_serve_command_takes_the_key_from_the_environment_and_the_limits_as_flag
         server.wait(GUARD)
     printed = log.read_text()
     assert "context 512 tokens, API key required" in printed and "s3cret" not in printed
+
+
+def test_a_seed_beyond_64_bits_is_a_422_and_a_vanishing_temperature_answers_greedily(tiny_model_path):
+    """Before: seed 2**64 ended in torch's 'Overflow when unpacking long long' and temperature 1e-300 in 'probability
+    tensor contains inf' (logits / 1e-300): both a bare 500. A seed is refused where torch cannot take it, and a
+    temperature too small to sample with means greedy decoding, as vLLM treats it."""
+    local = load_backend(str(tiny_model_path), name="tiny")
+    with running(create_app(local)) as url:
+        def ask(**fields):
+            return httpx.post(f"{url}/v1/chat/completions", json={**ASK, **fields}, timeout=GUARD)
+
+        for seed in (2**64, -(2**64), 10**30):
+            reply = ask(seed=seed)
+            assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["body", "seed"], reply.text
+        assert ask(seed=2**63 - 1).status_code == 200 and ask(seed=-1).status_code == 200
+        greedy = ask(temperature=0.0, max_tokens=8)
+        assert greedy.status_code == 200
+        for tiny in (1e-300, 1e-9):
+            reply = ask(temperature=tiny, max_tokens=8)
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["choices"][0]["message"]["content"] == greedy.json()["choices"][0]["message"]["content"]
