@@ -48,14 +48,20 @@ def generate(
                            cache_dir=cache_dir or output.parent / ".answer-cache")
     answers = generate_answers(backend, loaded.records, records_at,
                                GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature))
+    failed = [a for a in answers if a.get("error")]
     if fmt == "chatrecipe":
         typer.echo(f"{len(answers)} answers in {output}")
-        return
-    done = export_answers(output, answers, fmt, loaded.records)
-    typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
-    if done["rejected"]:
-        fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
-             f"{done['rejected_path']}", 1)
+    else:
+        done = export_answers(output, answers, fmt, loaded.records)
+        typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
+        if done["rejected"] and not failed:
+            fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
+                 f"{done['rejected_path']}", 1)
+    if failed:
+        fail(f"{len(failed)} of {len(answers)} answers failed (question {failed[0]['question_id']}: "
+             f"{failed[0]['error']}); they are in {records_at} with their reason and judges refuse them. To ask "
+             f"for them again, delete {records_at} and run this command again: the answers that came back are in "
+             "the cache and cost nothing", 1)
 
 
 @app.command("serve")
