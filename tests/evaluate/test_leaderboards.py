@@ -283,3 +283,32 @@ def test_a_filter_that_keeps_no_battle_names_what_the_file_has(tmp_path):
     assert "no battle has category coding" in result.output and "chat (2), math (1)" in result.output
     humans = CliRunner().invoke(app, ["eval", "elo", str(path), "--judge", "human:", "--bootstrap", "0"])
     assert humans.exit_code == 2 and "judges are: gpt (3)" in humans.output
+
+
+@pytest.mark.parametrize("bootstrap", [0, 100])
+def test_a_model_that_won_every_battle_has_a_finite_rating_inside_its_interval_and_a_warning(bootstrap):
+    """Before: ten wins of x over y gave the rating where Newton's 100 iterations stopped (3276) and bootstrap
+    intervals of [1.4e34, 1.4e34] (a line search that accepted a worse step once it got small): maximum likelihood
+    has no finite answer there. Now the ratings are the bootstrap's 0.01-tie prior fit, inside their interval, and
+    the board says why; a table that has a finite fit keeps its exact maximum likelihood."""
+    from chatrecipe.report.sections.elo import plain_tables
+
+    board = leaderboard(battles({("x", "y"): (10, 0, 0)}), bootstrap=bootstrap)
+    for table in ("tie_allowed", "tie_none"):
+        x, y = board[table]["x"], board[table]["y"]
+        assert 1000 < x["value"] < 2500 and y["value"] == pytest.approx(2000 - x["value"])
+        if bootstrap:
+            assert x["ci_low"] - 1e-3 <= x["value"] <= x["ci_high"] + 1e-3
+            assert y["ci_low"] - 1e-3 <= y["value"] <= y["ci_high"] + 1e-3
+        assert "x never lost; y never won" in board[f"{table}_unbounded"]
+    _tables, warnings = plain_tables(board)
+    assert sum("no finite ratings" in w for w in warnings) == 2
+    # z never won without ties; with ties (x-z drawn) every group lost once: only the no-tie table is unbounded
+    mixed = leaderboard(battles({("x", "y"): (3, 3, 0), ("y", "z"): (3, 0, 0), ("x", "z"): (0, 0, 3)}),
+                        bootstrap=bootstrap)
+    assert "tie_allowed_unbounded" not in mixed and "z never won" in mixed["tie_none_unbounded"]
+    assert mixed["tie_allowed"]["x"]["value"] == pytest.approx(bradley_terry(battles(
+        {("x", "y"): (3, 3, 0), ("y", "z"): (3, 0, 0), ("x", "z"): (0, 0, 3)}))["x"])
+    if bootstrap:
+        for m, v in mixed["tie_none"].items():
+            assert v["ci_low"] - 1e-3 <= v["value"] <= v["ci_high"] + 1e-3, m
