@@ -178,3 +178,31 @@ def test_over_long_names_are_refused_not_a_500(backend, request, tmp_path, monke
         assert made.status_code == 200 and "1 items, 1 assignments, 2 rejected rows" in made.text
         assert admin.client.post("/admin/annotators", data={"csrf": admin.csrf(), "name": "b" * 101}).status_code == 400
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_turns_per_dialog_out_of_range_are_refused_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before: max_turns 10**23 in the admin's project form was a 500 on SQLite (OverflowError: too large for
+    SQLite INTEGER) and 2**31 one on PostgreSQL (integer out of range); 0 or -1 made a dialog nobody can rate."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "t.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+    app = create_app(db)
+    with app.state.sessions.begin() as session:
+        add_annotator(session, "ana")
+    blob = (json.dumps({"id": "t", "prompt": "Plan a picnic"}) + "\n").encode()
+    with running(app) as url:
+        admin = Annotator(url, ADMIN_TOKEN, home="/admin")
+        admin.login()
+
+        def create(name, max_turns):
+            return admin.client.post("/admin/projects", files={"prompts": ("p.jsonl", blob)},
+                                     data={"csrf": admin.csrf(), "name": name, "task": "dialog", "models": "a,b",
+                                           "max_turns": max_turns})
+
+        for turns in (str(10**23), str(2**31), "0", "-1"):
+            refused = create(f"talk{turns}", turns)
+            assert refused.status_code == 400 and "turns per dialog" in refused.text, (turns, refused.text[:300])
+        made = create("talk", "5")
+        assert made.status_code == 200 and "1 items, 1 assignments" in made.text
+    app.state.engine.dispose()

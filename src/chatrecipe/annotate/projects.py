@@ -22,6 +22,8 @@ from chatrecipe.annotate.store import TASKS, Annotator, Assignment, Item, Projec
 from chatrecipe.data.records import iter_rows, rejection, write_rejected
 from chatrecipe.data.schema import CATEGORIES, RecordError, validate_messages
 
+MAX_TURNS = 100  # user turns in one dialog: each costs two model answers and a rating
+
 
 class ProjectError(ValueError):
     """A project that cannot be made as asked; the message says what to change."""
@@ -150,6 +152,8 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
         people = [p for p in people if p.name in annotators]
     if not people:
         raise ProjectError("there are no annotators yet; add them first with `annotate add-annotator`")
+    if not 1 <= max_turns <= MAX_TURNS:  # also what an INTEGER column holds, on SQLite and PostgreSQL alike
+        raise ProjectError(f"turns per dialog must be 1-{MAX_TURNS}, not {max_turns}")
     if not 1 <= overlap <= len(people):
         raise ProjectError(f"overlap {overlap} needs at least that many annotators; there are {len(people)}")
     items, rejected = read_prompts(Path(prompts), task)
