@@ -70,8 +70,7 @@ class Turns:
 def create_app(backend: Backend, model_name: str | None = None, *, api_key: str | None = None,
                max_queue: int = 16, queue_timeout: float = 60.0):
     """FastAPI app answering with `backend`, one generation at a time (see the module docstring for the limits)."""
-    if max_queue < 0 or not (math.isfinite(queue_timeout) and queue_timeout >= 0):
-        raise ValueError(f"max_queue {max_queue} and queue_timeout {queue_timeout}: use a count >= 0 and seconds >= 0")
+    check_limits(max_queue, queue_timeout)
     name = model_name or backend.model
     turns = Turns(max_queue, queue_timeout)
     threads = anyio.CapacityLimiter(max_queue + 1)  # its own threads: waiting never starves other endpoints
@@ -148,6 +147,15 @@ def create_app(backend: Backend, model_name: str | None = None, *, api_key: str 
     return app
 
 
+def check_limits(max_queue: int, queue_timeout: float) -> None:
+    """ValueError unless the queue is a count >= 0 and its wait a finite number of seconds >= 0."""
+    if max_queue < 0:
+        raise ValueError(f"--max-queue {max_queue}: give a count of requests >= 0")
+    if not (math.isfinite(queue_timeout) and queue_timeout >= 0):
+        raise ValueError(f"--queue-timeout {queue_timeout}: give a finite number of seconds >= 0 (a request never "
+                         "waits forever)")
+
+
 def openai_error(status: int, message: str, *, detail=None, headers=None):
     """An error as OpenAI sends it ({"error": {"message", "type", "code"}}, which its clients show), with FastAPI's
     `detail` beside it for plain HTTP callers."""
@@ -209,6 +217,7 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8000, batch_size: int
 
     from chatrecipe.backends import load_backend
 
+    check_limits(max_queue, queue_timeout)  # before the model loads, which can take minutes
     warn_if_open(host, port, api_key)
     backend = load_backend(model, batch_size=batch_size, name=name)
     limit = backend.context_window

@@ -195,3 +195,17 @@ def test_a_seed_beyond_64_bits_is_a_422_and_a_vanishing_temperature_answers_gree
             reply = ask(temperature=tiny, max_tokens=8)
             assert reply.status_code == 200, reply.text
             assert reply.json()["choices"][0]["message"]["content"] == greedy.json()["choices"][0]["message"]["content"]
+
+
+def test_an_endless_queue_timeout_is_refused_before_the_model_loads(tmp_path):
+    """Before: `serve --queue-timeout inf` loaded the model, then ended in a ValueError traceback (NaN is refused
+    by the option itself). Now a message names the flag, before any model is read."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "no-model-here"), "--queue-timeout", "inf"])
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--queue-timeout inf: give a finite number of seconds" in result.output
+    with pytest.raises(ValueError, match="--max-queue -1"):
+        create_app(ScriptedBackend(lambda m: "hi"), max_queue=-1)

@@ -84,8 +84,12 @@ def serve_command(
     One request generates at a time; a prompt that does not fit the model's context is refused (400) up front.
     """
     apply_allow_pickle(allow_pickle)
-    from chatrecipe.serve import serve
+    from chatrecipe.serve import check_limits, serve
 
+    try:
+        check_limits(max_queue, queue_timeout)
+    except ValueError as exc:
+        fail(str(exc))
     serve(model, host=host, port=port, batch_size=batch_size, name=name, api_key=api_key, max_queue=max_queue,
           queue_timeout=queue_timeout)
 
