@@ -24,7 +24,7 @@ import uuid
 from dataclasses import replace
 
 import anyio
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -75,16 +75,10 @@ def create_app(backend: Backend, model_name: str | None = None, *, api_key: str 
     turns = Turns(max_queue, queue_timeout)
     threads = anyio.CapacityLimiter(max_queue + 1)  # its own threads: waiting never starves other endpoints
 
-    async def authorised(request: Request) -> None:  # async: a sync check would need a thread, scarce under load
-        if api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-            raise HTTPException(401, "missing or wrong API key: send Authorization: Bearer <the server's --api-key>",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    app = FastAPI(title="chatrecipe OpenAI-compatible server", dependencies=[Depends(authorised)])
+    app = FastAPI(title="chatrecipe OpenAI-compatible server")
     app.state.turns = turns
+    if api_key is not None:
+        app.add_middleware(BearerKey, key=api_key)
 
     @app.exception_handler(StarletteHTTPException)  # ours and the router's (404, 405)
     async def refused(request: Request, exc: StarletteHTTPException):
@@ -145,6 +139,23 @@ def create_app(backend: Backend, model_name: str | None = None, *, api_key: str 
                              "message": {"role": "assistant", "content": result.text}}], "usage": usage}
 
     return app
+
+
+class BearerKey:
+    """ASGI middleware: every request must carry `Authorization: Bearer <key>`, checked on the headers before any
+    of the body is read, so whoever lacks the key cannot make the server take in and parse a body of any size."""
+
+    def __init__(self, app, key: str):
+        self.app, self.expected = app, f"Bearer {key}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                refusal = openai_error(401, "missing or wrong API key: send Authorization: Bearer <the server's "
+                                            "--api-key>", headers={"WWW-Authenticate": "Bearer", "Connection": "close"})
+                return await refusal(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def check_limits(max_queue: int, queue_timeout: float) -> None:
