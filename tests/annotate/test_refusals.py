@@ -206,3 +206,40 @@ def test_turns_per_dialog_out_of_range_are_refused_not_a_500(backend, request, t
         made = create("talk", "5")
         assert made.status_code == 200 and "1 items, 1 assignments" in made.text
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_nul_character_is_refused_with_the_form_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before, on PostgreSQL (whose text cannot hold NUL; SQLite's can): a demonstration or note with a NUL
+    character (pasted binary junk) was a 500 and the text was gone; so was an annotator's name, and a prompts row
+    with one ended the whole project. Now the same refusal on both databases, the text kept in the form."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "z.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+    app = create_app(db)
+    with app.state.sessions.begin() as session:
+        token = add_annotator(session, "ana")
+        create_project(session, "demos", "demonstration", write_instruction_prompts(tmp_path / "d.jsonl", n=1))
+        create_project(session, "pairs", "pairwise", write_pairwise_prompts(tmp_path / "p.jsonl", n=1), seed=0)
+    rows = [{"id": "bad", "prompt": "p", "response_a": "a\x00", "response_b": "b"},
+            {"id": "fine", "prompt": "p", "response_a": "a", "response_b": "b"}]
+    blob = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with running(app) as url:
+        ana = Annotator(url, token)
+        ana.login()
+        demo, pair = ana.assignment_ids()
+        answer = ana.submit(demo, {"text": "first line\x00rest"})
+        assert answer.status_code == 400 and "NUL character" in answer.text
+        assert textarea(answer.text, "text") == "first line\x00rest"  # still in the box
+        answer = ana.submit(pair, {"rating": "3", "note": "\x00"})
+        assert answer.status_code == 400 and "NUL character" in answer.text
+        assert stored(app) == []
+        assert ana.submit(demo, {"text": "fine now"}).status_code == 303
+        admin = Annotator(url, ADMIN_TOKEN, home="/admin")
+        admin.login()
+        named = admin.client.post("/admin/annotators", data={"csrf": admin.csrf(), "name": "bo\x00b"})
+        assert named.status_code == 400 and "NUL character" in named.text
+        made = admin.client.post("/admin/projects", files={"prompts": ("p.jsonl", blob)},
+                                 data={"csrf": admin.csrf(), "name": "mixed", "task": "pairwise"})
+        assert made.status_code == 200 and "1 items, 1 assignments, 1 rejected rows" in made.text
+    app.state.engine.dispose()

@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from chatrecipe.annotate.scales import SCALES
-from chatrecipe.annotate.store import TASKS, Annotator, Assignment, Item, Project
+from chatrecipe.annotate.store import NUL_REFUSAL, TASKS, Annotator, Assignment, Item, Project, has_nul
 from chatrecipe.data.records import iter_rows, rejection, write_rejected
 from chatrecipe.data.schema import CATEGORIES, RecordError, validate_messages
 
@@ -41,6 +41,8 @@ def hash_token(token: str) -> str:
 def add_annotator(session, name: str) -> str:
     """Create an annotator and return their sign-in token (shown once; only its hash is stored)."""
     name = name.strip()
+    if has_nul(name):
+        raise ProjectError(f"the name {NUL_REFUSAL}")
     if not name or len(name) > _column_length(Annotator, "name"):
         raise ProjectError(f"an annotator needs a name of 1-{_column_length(Annotator, 'name')} characters")
     if session.scalar(select(Annotator).where(Annotator.name == name)):
@@ -80,6 +82,9 @@ def parse_item(data: dict, task: str, number: int) -> dict:
         value, limit = item[field], _column_length(Item, field)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             raise RecordError(source, f"must be text of at most {limit} characters")
+    for field, value in [("prompt", m["content"]) for m in messages] + list(item.items()):
+        if has_nul(value):
+            raise RecordError(field, NUL_REFUSAL)
     if task == "pairwise" and item["response_a"] and item["response_a"] == item["response_b"]:
         raise RecordError("response_b", "is identical to response_a; there is nothing to compare")
     return item
@@ -133,6 +138,8 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
     """Make a project from a prompts file and give each item to `overlap` annotators; returns a summary."""
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    if has_nul(name) or has_nul(guidelines):
+        raise ProjectError(f"the project's name or guidelines {NUL_REFUSAL}")
     if not name or len(name) > _column_length(Project, "name"):
         raise ProjectError(f"a project needs a name of 1-{_column_length(Project, 'name')} characters")
     if any(not isinstance(m, str) or len(m) > _column_length(Item, "model_a") for m in models or []):
