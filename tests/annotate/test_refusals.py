@@ -243,3 +243,42 @@ def test_a_nul_character_is_refused_with_the_form_not_a_500(backend, request, tm
                                  data={"csrf": admin.csrf(), "name": "mixed", "task": "pairwise"})
         assert made.status_code == 200 and "1 items, 1 assignments, 1 rejected rows" in made.text
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_model_answer_with_a_nul_character_is_a_failed_answer_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before, on PostgreSQL: a model that answered with a NUL character ended a dialog turn in a 500, and made
+    create-project fail at commit (every item lost). Now the turn is a 502 that says why (try again) and the
+    pairwise item is a rejected row with the reason, as for a model that gave no answer."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "m.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+
+    def answer(ref):
+        return ScriptedBackend(lambda m: "bad\x00answer" if "junk" in json.dumps(m) else f"{ref} answers", model=ref)
+
+    app = create_app(db, backend_for=answer)
+    (tmp_path / "topics.jsonl").write_text(json.dumps({"id": "t", "prompt": "Plan a picnic"}) + "\n")
+    (tmp_path / "open.jsonl").write_text(json.dumps({"id": "ok", "prompt": "Say hi"}) + "\n"
+                                         + json.dumps({"id": "junk", "prompt": "Say junk"}) + "\n")
+    with app.state.sessions.begin() as session:
+        token = add_annotator(session, "ana")
+        create_project(session, "talk", "dialog", tmp_path / "topics.jsonl", models=["one", "two"], max_turns=2,
+                       backend_for=answer)
+        summary = create_project(session, "pairs", "pairwise", tmp_path / "open.jsonl", models=["one", "two"],
+                                 backend_for=answer, seed=0)
+    assert (summary["items"], summary["rejected"]) == (1, 1)
+    rejected = [json.loads(line) for line in (tmp_path / "open.rejected.jsonl").read_text().splitlines()]
+    assert "NUL character" in rejected[0]["reason"]
+    with running(app) as url:
+        ana = Annotator(url, token)
+        ana.login()
+        dialog = ana.assignment_ids()[0]
+        turn = ana.client.post(f"/item/{dialog}/turn", data={"csrf": ana.csrf(), "uid": uuid.uuid4().hex,
+                                                             "message": "tell me junk"})
+        assert turn.status_code == 502 and "NUL character" in turn.text
+        assert stored(app, DialogTurn) == []
+        fine = ana.client.post(f"/item/{dialog}/turn", data={"csrf": ana.csrf(), "uid": uuid.uuid4().hex,
+                                                             "message": "tell me more"})
+        assert fine.status_code == 303 and len(stored(app, DialogTurn)) == 1
+    app.state.engine.dispose()

@@ -42,7 +42,7 @@ def add_annotator(session, name: str) -> str:
     """Create an annotator and return their sign-in token (shown once; only its hash is stored)."""
     name = name.strip()
     if has_nul(name):
-        raise ProjectError(f"the name {NUL_REFUSAL}")
+        raise ProjectError(f"the name {NUL_REFUSAL}; remove it")
     if not name or len(name) > _column_length(Annotator, "name"):
         raise ProjectError(f"an annotator needs a name of 1-{_column_length(Annotator, 'name')} characters")
     if session.scalar(select(Annotator).where(Annotator.name == name)):
@@ -84,7 +84,7 @@ def parse_item(data: dict, task: str, number: int) -> dict:
             raise RecordError(source, f"must be text of at most {limit} characters")
     for field, value in [("prompt", m["content"]) for m in messages] + list(item.items()):
         if has_nul(value):
-            raise RecordError(field, NUL_REFUSAL)
+            raise RecordError(field, f"{NUL_REFUSAL}; remove it")
     if task == "pairwise" and item["response_a"] and item["response_a"] == item["response_b"]:
         raise RecordError("response_b", "is identical to response_a; there is nothing to compare")
     return item
@@ -123,11 +123,11 @@ def generate_missing(items: list[dict], models: list[str], backend_for: Callable
         backend = backend_for(ref)
         results = backend.chat([item["prompt"] for item in todo], GenerationParams(max_new_tokens=max_new_tokens))
         for item, result in zip(todo, results):
-            if result.ok and result.text.strip():
+            if result.ok and result.text.strip() and not has_nul(result.text):
                 item[f"response_{side}"], item[f"model_{side}"] = result.text, ref
             else:
-                failed.setdefault(item["external_id"], []).append(
-                    f"{ref} gave no answer ({result.error or 'empty text'})")
+                why = f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error
+                failed.setdefault(item["external_id"], []).append(f"{ref} gave no answer ({why or 'empty text'})")
     return failed
 
 
@@ -139,7 +139,7 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
     if has_nul(name) or has_nul(guidelines):
-        raise ProjectError(f"the project's name or guidelines {NUL_REFUSAL}")
+        raise ProjectError(f"the project's name or guidelines {NUL_REFUSAL}; remove it")
     if not name or len(name) > _column_length(Project, "name"):
         raise ProjectError(f"a project needs a name of 1-{_column_length(Project, 'name')} characters")
     if any(not isinstance(m, str) or len(m) > _column_length(Item, "model_a") for m in models or []):

@@ -18,8 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 TASKS = ("demonstration", "pairwise", "dialog")
-NUL_REFUSAL = ("contains a NUL character (\\0, often pasted binary data), which the database cannot store; "
-               "remove it")
+NUL_REFUSAL = "contains a NUL character (\\0), which the database cannot store"
 
 
 def has_nul(text) -> bool:
