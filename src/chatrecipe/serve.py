@@ -22,12 +22,13 @@ import threading
 import time
 import uuid
 from dataclasses import replace
+from typing import Annotated
 
 import anyio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatrecipe.backends.base import Backend, GenerationParams
@@ -36,9 +37,22 @@ DEFAULT_MAX_TOKENS = 512
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def utf8_text(text: str) -> str:
+    """`text` if it is text: JSON lets "\\ud800" name half a character, which no tokenizer can take (a 500)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text; send the "
+                         "character itself or its full surrogate pair") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(utf8_text)]
+
+
 class Message(BaseModel):
     role: str
-    content: str
+    content: Text
 
 
 class ChatRequest(BaseModel):
@@ -50,7 +64,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     temperature: float = Field(default=0.0, ge=0, le=2, allow_inf_nan=False)
     top_p: float = Field(default=1.0, gt=0, le=1, allow_inf_nan=False)
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # what torch.manual_seed takes
     stream: bool = False
 

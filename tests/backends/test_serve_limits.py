@@ -237,3 +237,19 @@ def test_without_the_key_no_body_is_read():
         assert b"--api-key" in reply
         ok = httpx.post(f"{url}/v1/chat/completions", json=ASK, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == "hi"
+
+
+@pytest.mark.parametrize("body", ['{"messages": [{"role": "user", "content": "hi \\ud800"}]}',
+                                  '{"messages": [{"role": "user", "content": "hi"}], "stop": ["\\udfff"]}',
+                                  '{"messages": [{"role": "user", "content": "hi"}], "stop": "\\ud83d"}'])
+def test_a_lone_surrogate_is_a_422_naming_the_field(tiny_model_path, body):
+    """Before: the JSON escape "\\ud800" (valid JSON, not text) reached the tokenizer, whose TypeError was a 500."""
+    local = load_backend(str(tiny_model_path), name="tiny")
+    with running(create_app(local)) as url:
+        reply = httpx.post(f"{url}/v1/chat/completions", content=body, headers={"content-type": "application/json"},
+                           timeout=GUARD)
+        assert reply.status_code == 422, reply.text
+        error = reply.json()["error"]["message"]
+        assert "lone surrogate" in error and ("messages.0.content" in error or "stop" in error)
+        fine = httpx.post(f"{url}/v1/chat/completions", json={**ASK, "stop": ["😀"]}, timeout=GUARD)
+        assert fine.status_code == 200, fine.text
