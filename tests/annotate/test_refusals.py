@@ -282,3 +282,24 @@ def test_a_model_answer_with_a_nul_character_is_a_failed_answer_not_a_500(backen
                                                              "message": "tell me more"})
         assert fine.status_code == 303 and len(stored(app, DialogTurn)) == 1
     app.state.engine.dispose()
+
+
+def test_a_prompts_row_with_a_lone_surrogate_is_a_rejected_row(tmp_path):
+    """Before: "\\udfff" in a response (valid JSON, not text) ended create-project in a UnicodeEncodeError at the
+    database (every item lost; a 500 from the admin's form). Now that row is rejected with its field and reason."""
+    from chatrecipe.annotate.store import Item, make_engine, make_sessionmaker
+
+    prompts = tmp_path / "s.jsonl"
+    prompts.write_text('{"id": "s1", "prompt": "hi \\ud800", "response_a": "a", "response_b": "b"}\n'
+                       '{"id": "s2", "prompt": "fine", "response_a": "a \\udfff", "response_b": "b"}\n'
+                       '{"id": "s3", "prompt": "fine", "response_a": "a", "response_b": "b"}\n')
+    sessions = make_sessionmaker(make_engine(str(tmp_path / "s.db")))
+    with sessions.begin() as session:
+        add_annotator(session, "ana")
+        summary = create_project(session, "sur", "pairwise", prompts, seed=0)
+    assert (summary["items"], summary["rejected"]) == (1, 2)
+    rejected = [json.loads(line) for line in (tmp_path / "s.rejected.jsonl").read_text().splitlines()]
+    assert all("lone surrogate" in r["reason"] for r in rejected)
+    assert [(r["line"], r["field"]) for r in rejected] == [(1, "prompt"), (2, "response_a")]
+    with sessions() as session:
+        assert [i.external_id for i in session.query(Item).all()] == ["s3"]

@@ -21,6 +21,7 @@ from chatrecipe.annotate.scales import SCALES
 from chatrecipe.annotate.store import NUL_REFUSAL, TASKS, Annotator, Assignment, Item, Project, has_nul
 from chatrecipe.data.records import iter_rows, rejection, write_rejected
 from chatrecipe.data.schema import CATEGORIES, RecordError, validate_messages
+from chatrecipe.data.strict_json import problem
 
 MAX_TURNS = 100  # user turns in one dialog: each costs two model answers and a rating
 
@@ -60,6 +61,9 @@ def _text(value) -> str | None:
 
 def parse_item(data: dict, task: str, number: int) -> dict:
     """One prompts-file row as an item's fields; raises RecordError naming the field at fault."""
+    found = problem(data)  # a lone surrogate (or NaN) is valid JSON that no database takes: the row, not the project
+    if found:
+        raise RecordError(*found)
     prompt = data.get("prompt") or data.get("instruction")
     if prompt is None and isinstance(data.get("turns"), list) and data["turns"]:
         prompt = data["turns"][0]
