@@ -312,3 +312,27 @@ def test_a_model_that_won_every_battle_has_a_finite_rating_inside_its_interval_a
     if bootstrap:
         for m, v in mixed["tie_none"].items():
             assert v["ci_low"] - 1e-3 <= v["value"] <= v["ci_high"] + 1e-3, m
+
+
+def test_a_win_rate_over_one_item_has_no_standard_error_or_interval_and_its_json_is_json(tmp_path):
+    """Before: one judged item gave "se": NaN, so `eval winrate --json` printed NaN (not JSON: strict readers
+    refuse it) and the text said "SE nan, 95% CI [100.0, 100.0]", a bootstrap over a single item."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    one = win_rate([1.0], bootstrap=200)
+    assert (one["value"], one["se"], one["ci_low"], one["ci_high"], one["n"]) == (1.0, None, None, None, 1)
+    judgment = {"kind": "pairwise", "question_id": 1, "model_a": "a", "model_b": "b", "turn": 1, "judge": "j",
+                "error": None, "order": "ab", "winner": "model_a"}
+    path = tmp_path / "pair.jsonl"
+    path.write_text(json.dumps(judgment) + "\n")
+    printed = CliRunner().invoke(app, ["eval", "winrate", str(path), "--model", "a", "--baseline", "b", "--json"])
+    assert printed.exit_code == 0, printed.output
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+    shown = json.loads(printed.output.strip().splitlines()[-1], parse_constant=refuse)
+    assert shown["se"] is None and shown["ci_low"] is None and shown["n"] == 1
+    text = CliRunner().invoke(app, ["eval", "winrate", str(path), "--model", "a", "--baseline", "b"])
+    assert "win rate 100.0% (SE n/a, one item) over 1 items" in text.output and "nan" not in text.output
