@@ -336,3 +336,26 @@ def test_a_win_rate_over_one_item_has_no_standard_error_or_interval_and_its_json
     assert shown["se"] is None and shown["ci_low"] is None and shown["n"] == 1
     text = CliRunner().invoke(app, ["eval", "winrate", str(path), "--model", "a", "--baseline", "b"])
     assert "win rate 100.0% (SE n/a, one item) over 1 items" in text.output and "nan" not in text.output
+
+
+def test_eval_elo_json_is_json(tmp_path):
+    """Before: every `eval elo --json` held NaN (the win-rate matrices' diagonal and pairs that never met), which
+    strict JSON readers (jq, JavaScript) refuse. Those cells are null now, and the heatmaps leave them empty."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "battles.jsonl"
+    path.write_text("".join(json.dumps(b) + "\n" for b in THREE + battles({("x", "w"): (1, 1, 0)})))
+    printed = CliRunner().invoke(app, ["eval", "elo", str(path), "--json", "--bootstrap", "20"])
+    assert printed.exit_code == 0, printed.output
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+    board = json.loads(printed.output.strip().splitlines()[-1], parse_constant=refuse)
+    models = board["matrices"]["models"]
+    for kind in ("observed", "predicted"):
+        assert all(board["matrices"][kind][i][i] is None for i in range(len(models)))
+    never = board["matrices"]["observed"][models.index("w")][models.index("y")]
+    assert never is None  # w and y never met
+    assert board["matrices"]["observed"][models.index("x")][models.index("y")] == pytest.approx(0.7)

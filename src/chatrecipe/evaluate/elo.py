@@ -272,14 +272,19 @@ def bootstrap_ratings(battles: list[dict] | BattleTable, rounds: int = 1000, tie
 
 
 def win_matrices(battles: list[dict] | BattleTable, ratings: dict[str, float]) -> dict:
-    """Observed pairwise win rates (ties half) and those Bradley-Terry predicts from the ratings."""
+    """Observed pairwise win rates (ties half) and those Bradley-Terry predicts from the ratings (None: no figure,
+    on the diagonal and for pairs that never met)."""
     models, wins = pair_counts(battles, "allowed")
     games = wins + wins.T
     observed = np.where(games > 0, wins / np.maximum(games, 1e-12), np.nan)
     r = np.array([ratings[m] for m in models])
     predicted = 1 / (1 + BASE ** ((r[None, :] - r[:, None]) / SCALE))
     np.fill_diagonal(predicted, np.nan)
-    return {"models": models, "observed": observed.tolist(), "predicted": predicted.tolist(),
+
+    def cells(matrix: np.ndarray) -> list[list[float | None]]:  # None where there is no figure: JSON has no NaN
+        return [[None if math.isnan(v) else v for v in row] for row in matrix.tolist()]
+
+    return {"models": models, "observed": cells(observed), "predicted": cells(predicted),
             "battles": games.astype(int).tolist()}
 
 
