@@ -264,6 +264,8 @@ def validate_judgment(record: dict) -> dict:
             score = number_or_none(_require(record, "score"), "score")
             if score is None:
                 raise RecordError("score", "missing on a judgment without an error")
+            if not 1 <= score <= 10:  # what judge single parses; a 0, 11 or -3 would move the mean unseen
+                raise RecordError("score", f"{score:g} is outside the 1-10 grading scale (a failed grade keeps `error`)")
     else:
         _text(_require(record, "model_a"), "model_a")
         _text(_require(record, "model_b"), "model_b")
