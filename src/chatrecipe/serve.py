@@ -22,12 +22,13 @@ import threading
 import time
 import uuid
 from dataclasses import replace
+from typing import Annotated
 
 import anyio
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatrecipe.backends.base import Backend, GenerationParams
@@ -36,9 +37,22 @@ DEFAULT_MAX_TOKENS = 512
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def utf8_text(text: str) -> str:
+    """`text` if it is text: JSON lets "\\ud800" name half a character, which no tokenizer can take (a 500)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text; send the "
+                         "character itself or its full surrogate pair") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(utf8_text)]
+
+
 class Message(BaseModel):
     role: str
-    content: str
+    content: Text
 
 
 class ChatRequest(BaseModel):
@@ -50,8 +64,8 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     temperature: float = Field(default=0.0, ge=0, le=2, allow_inf_nan=False)
     top_p: float = Field(default=1.0, gt=0, le=1, allow_inf_nan=False)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Text | list[Text] | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # what torch.manual_seed takes
     stream: bool = False
 
 
@@ -70,22 +84,15 @@ class Turns:
 def create_app(backend: Backend, model_name: str | None = None, *, api_key: str | None = None,
                max_queue: int = 16, queue_timeout: float = 60.0):
     """FastAPI app answering with `backend`, one generation at a time (see the module docstring for the limits)."""
-    if max_queue < 0 or not (math.isfinite(queue_timeout) and queue_timeout >= 0):
-        raise ValueError(f"max_queue {max_queue} and queue_timeout {queue_timeout}: use a count >= 0 and seconds >= 0")
+    check_limits(max_queue, queue_timeout)
     name = model_name or backend.model
     turns = Turns(max_queue, queue_timeout)
     threads = anyio.CapacityLimiter(max_queue + 1)  # its own threads: waiting never starves other endpoints
 
-    async def authorised(request: Request) -> None:  # async: a sync check would need a thread, scarce under load
-        if api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-            raise HTTPException(401, "missing or wrong API key: send Authorization: Bearer <the server's --api-key>",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    app = FastAPI(title="chatrecipe OpenAI-compatible server", dependencies=[Depends(authorised)])
+    app = FastAPI(title="chatrecipe OpenAI-compatible server")
     app.state.turns = turns
+    if api_key is not None:
+        app.add_middleware(BearerKey, key=api_key)
 
     @app.exception_handler(StarletteHTTPException)  # ours and the router's (404, 405)
     async def refused(request: Request, exc: StarletteHTTPException):
@@ -146,6 +153,32 @@ def create_app(backend: Backend, model_name: str | None = None, *, api_key: str 
                              "message": {"role": "assistant", "content": result.text}}], "usage": usage}
 
     return app
+
+
+class BearerKey:
+    """ASGI middleware: every request must carry `Authorization: Bearer <key>`, checked on the headers before any
+    of the body is read, so whoever lacks the key cannot make the server take in and parse a body of any size."""
+
+    def __init__(self, app, key: str):
+        self.app, self.expected = app, f"Bearer {key}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                refusal = openai_error(401, "missing or wrong API key: send Authorization: Bearer <the server's "
+                                            "--api-key>", headers={"WWW-Authenticate": "Bearer", "Connection": "close"})
+                return await refusal(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def check_limits(max_queue: int, queue_timeout: float) -> None:
+    """ValueError unless the queue is a count >= 0 and its wait a finite number of seconds >= 0."""
+    if max_queue < 0:
+        raise ValueError(f"--max-queue {max_queue}: give a count of requests >= 0")
+    if not (math.isfinite(queue_timeout) and queue_timeout >= 0):
+        raise ValueError(f"--queue-timeout {queue_timeout}: give a finite number of seconds >= 0 (a request never "
+                         "waits forever)")
 
 
 def openai_error(status: int, message: str, *, detail=None, headers=None):
@@ -209,6 +242,7 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8000, batch_size: int
 
     from chatrecipe.backends import load_backend
 
+    check_limits(max_queue, queue_timeout)  # before the model loads, which can take minutes
     warn_if_open(host, port, api_key)
     backend = load_backend(model, batch_size=batch_size, name=name)
     limit = backend.context_window

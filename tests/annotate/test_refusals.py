@@ -178,3 +178,128 @@ def test_over_long_names_are_refused_not_a_500(backend, request, tmp_path, monke
         assert made.status_code == 200 and "1 items, 1 assignments, 2 rejected rows" in made.text
         assert admin.client.post("/admin/annotators", data={"csrf": admin.csrf(), "name": "b" * 101}).status_code == 400
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_turns_per_dialog_out_of_range_are_refused_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before: max_turns 10**23 in the admin's project form was a 500 on SQLite (OverflowError: too large for
+    SQLite INTEGER) and 2**31 one on PostgreSQL (integer out of range); 0 or -1 made a dialog nobody can rate."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "t.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+    app = create_app(db)
+    with app.state.sessions.begin() as session:
+        add_annotator(session, "ana")
+    blob = (json.dumps({"id": "t", "prompt": "Plan a picnic"}) + "\n").encode()
+    with running(app) as url:
+        admin = Annotator(url, ADMIN_TOKEN, home="/admin")
+        admin.login()
+
+        def create(name, max_turns):
+            return admin.client.post("/admin/projects", files={"prompts": ("p.jsonl", blob)},
+                                     data={"csrf": admin.csrf(), "name": name, "task": "dialog", "models": "a,b",
+                                           "max_turns": max_turns})
+
+        for turns in (str(10**23), str(2**31), "0", "-1"):
+            refused = create(f"talk{turns}", turns)
+            assert refused.status_code == 400 and "turns per dialog" in refused.text, (turns, refused.text[:300])
+        made = create("talk", "5")
+        assert made.status_code == 200 and "1 items, 1 assignments" in made.text
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_nul_character_is_refused_with_the_form_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before, on PostgreSQL (whose text cannot hold NUL; SQLite's can): a demonstration or note with a NUL
+    character (pasted binary junk) was a 500 and the text was gone; so was an annotator's name, and a prompts row
+    with one ended the whole project. Now the same refusal on both databases, the text kept in the form."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "z.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+    app = create_app(db)
+    with app.state.sessions.begin() as session:
+        token = add_annotator(session, "ana")
+        create_project(session, "demos", "demonstration", write_instruction_prompts(tmp_path / "d.jsonl", n=1))
+        create_project(session, "pairs", "pairwise", write_pairwise_prompts(tmp_path / "p.jsonl", n=1), seed=0)
+    rows = [{"id": "bad", "prompt": "p", "response_a": "a\x00", "response_b": "b"},
+            {"id": "fine", "prompt": "p", "response_a": "a", "response_b": "b"}]
+    blob = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with running(app) as url:
+        ana = Annotator(url, token)
+        ana.login()
+        demo, pair = ana.assignment_ids()
+        answer = ana.submit(demo, {"text": "first line\x00rest"})
+        assert answer.status_code == 400 and "NUL character" in answer.text
+        assert textarea(answer.text, "text") == "first line\x00rest"  # still in the box
+        answer = ana.submit(pair, {"rating": "3", "note": "\x00"})
+        assert answer.status_code == 400 and "NUL character" in answer.text
+        assert stored(app) == []
+        assert ana.submit(demo, {"text": "fine now"}).status_code == 303
+        admin = Annotator(url, ADMIN_TOKEN, home="/admin")
+        admin.login()
+        named = admin.client.post("/admin/annotators", data={"csrf": admin.csrf(), "name": "bo\x00b"})
+        assert named.status_code == 400 and "NUL character" in named.text
+        made = admin.client.post("/admin/projects", files={"prompts": ("p.jsonl", blob)},
+                                 data={"csrf": admin.csrf(), "name": "mixed", "task": "pairwise"})
+        assert made.status_code == 200 and "1 items, 1 assignments, 1 rejected rows" in made.text
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_model_answer_with_a_nul_character_is_a_failed_answer_not_a_500(backend, request, tmp_path, monkeypatch):
+    """Before, on PostgreSQL: a model that answered with a NUL character ended a dialog turn in a 500, and made
+    create-project fail at commit (every item lost). Now the turn is a 502 that says why (try again) and the
+    pairwise item is a rejected row with the reason, as for a model that gave no answer."""
+    monkeypatch.setenv("CHATRECIPE_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("CHATRECIPE_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "m.db") if backend == "sqlite" else fresh_database(request.getfixturevalue("postgres"))
+
+    def answer(ref):
+        return ScriptedBackend(lambda m: "bad\x00answer" if "junk" in json.dumps(m) else f"{ref} answers", model=ref)
+
+    app = create_app(db, backend_for=answer)
+    (tmp_path / "topics.jsonl").write_text(json.dumps({"id": "t", "prompt": "Plan a picnic"}) + "\n")
+    (tmp_path / "open.jsonl").write_text(json.dumps({"id": "ok", "prompt": "Say hi"}) + "\n"
+                                         + json.dumps({"id": "junk", "prompt": "Say junk"}) + "\n")
+    with app.state.sessions.begin() as session:
+        token = add_annotator(session, "ana")
+        create_project(session, "talk", "dialog", tmp_path / "topics.jsonl", models=["one", "two"], max_turns=2,
+                       backend_for=answer)
+        summary = create_project(session, "pairs", "pairwise", tmp_path / "open.jsonl", models=["one", "two"],
+                                 backend_for=answer, seed=0)
+    assert (summary["items"], summary["rejected"]) == (1, 1)
+    rejected = [json.loads(line) for line in (tmp_path / "open.rejected.jsonl").read_text().splitlines()]
+    assert "NUL character" in rejected[0]["reason"]
+    with running(app) as url:
+        ana = Annotator(url, token)
+        ana.login()
+        dialog = ana.assignment_ids()[0]
+        turn = ana.client.post(f"/item/{dialog}/turn", data={"csrf": ana.csrf(), "uid": uuid.uuid4().hex,
+                                                             "message": "tell me junk"})
+        assert turn.status_code == 502 and "NUL character" in turn.text
+        assert stored(app, DialogTurn) == []
+        fine = ana.client.post(f"/item/{dialog}/turn", data={"csrf": ana.csrf(), "uid": uuid.uuid4().hex,
+                                                             "message": "tell me more"})
+        assert fine.status_code == 303 and len(stored(app, DialogTurn)) == 1
+    app.state.engine.dispose()
+
+
+def test_a_prompts_row_with_a_lone_surrogate_is_a_rejected_row(tmp_path):
+    """Before: "\\udfff" in a response (valid JSON, not text) ended create-project in a UnicodeEncodeError at the
+    database (every item lost; a 500 from the admin's form). Now that row is rejected with its field and reason."""
+    from chatrecipe.annotate.store import Item, make_engine, make_sessionmaker
+
+    prompts = tmp_path / "s.jsonl"
+    prompts.write_text('{"id": "s1", "prompt": "hi \\ud800", "response_a": "a", "response_b": "b"}\n'
+                       '{"id": "s2", "prompt": "fine", "response_a": "a \\udfff", "response_b": "b"}\n'
+                       '{"id": "s3", "prompt": "fine", "response_a": "a", "response_b": "b"}\n')
+    sessions = make_sessionmaker(make_engine(str(tmp_path / "s.db")))
+    with sessions.begin() as session:
+        add_annotator(session, "ana")
+        summary = create_project(session, "sur", "pairwise", prompts, seed=0)
+    assert (summary["items"], summary["rejected"]) == (1, 2)
+    rejected = [json.loads(line) for line in (tmp_path / "s.rejected.jsonl").read_text().splitlines()]
+    assert all("lone surrogate" in r["reason"] for r in rejected)
+    assert [(r["line"], r["field"]) for r in rejected] == [(1, "prompt"), (2, "response_a")]
+    with sessions() as session:
+        assert [i.external_id for i in session.query(Item).all()] == ["s3"]

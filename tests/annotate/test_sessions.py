@@ -200,3 +200,28 @@ def test_postgresql_keeps_its_key_outside_the_database_and_serve_hides_the_passw
         proc.terminate()
         proc.wait(timeout=60)
     assert banner.startswith("annotation app on") and "***" in banner and "hunter2" not in banner
+
+
+def test_cookies_and_form_tokens_with_non_ascii_characters_are_refused_not_a_500(site):
+    """Before: a cookie or CSRF field holding one non-ASCII character reached hmac.compare_digest as a str, which
+    raises TypeError: a 500 for anyone, signed in or not. A guessed or broken token is refused like any other."""
+    app, url, tokens = site
+    raw = {"Cookie": f"{COOKIE}=session.{'0' * 32}.{int(time.time())}.\xe9".encode("latin-1")}
+    answer = httpx.get(url + "/", headers=raw)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?error=session-ended"
+    device = {"Cookie": f"chatrecipe_device=device.annotator-1.{int(time.time())}.\xe9".encode("latin-1")}
+    assert httpx.post(url + "/login", data={"token": "x", "csrf": "y"}, headers=device).status_code == 403
+    guesser = Annotator(url, "")
+    guesser.client.get("/login")
+    assert guesser.client.post("/login", data={"token": "x", "csrf": "é"}).status_code == 403
+    ana = Annotator(url, tokens["ana"])
+    assert ana.login().status_code == 303
+    assert ana.client.post("/logout", data={"csrf": "é" * 40}).status_code == 403
+    assert _signed_in(ana.client)  # the refused post signed nobody out
+    # a signed token whose date is not a plain number (only the secret's holder can make one) is refused too
+    purpose, session_id, _issued, _mac = ana.client.cookies[COOKIE].split(".")
+    signer = Signer(app.state.signer.secret)
+    for issued in ("9" * 5000, "²"):
+        cookie = signer.sign(purpose, session_id, issued)
+        answer = httpx.get(url + "/", headers={"Cookie": f"{COOKIE}={cookie}".encode("latin-1")})
+        assert answer.status_code == 303 and answer.headers["location"] == "/login?error=session-ended"

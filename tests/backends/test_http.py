@@ -134,3 +134,39 @@ def test_client_works_inside_a_running_event_loop(tmp_path):
         with ThreadPoolExecutor(max_workers=1) as pool:
             results = pool.submit(asyncio.run, inside_a_loop()).result()
     assert [r.text for r in results] == ["pong"], [r.error for r in results]
+
+
+def test_an_answer_holding_half_a_character_is_kept_with_a_replacement_character(tmp_path, monkeypatch):
+    """Before: an endpoint whose JSON answer held the escape "\\ud800" (half a surrogate pair) ended `generate` in
+    an UnsafeValueError traceback before any answer was written, and every rerun the same (the cache kept it).
+    Now the lone half becomes U+FFFD, as undecodable bytes do in a local model's decode, and nothing is lost."""
+    import json
+
+    from fastapi.responses import Response
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app as cli
+
+    server = FastAPI()
+
+    @server.post("/v1/chat/completions")
+    async def chat(request: Request):
+        asked = (await request.json())["messages"][-1]["content"]
+        content = "half \\ud800 a pair" if "haiku" in asked else "whole \\ud83d\\ude00"
+        return Response('{"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [{"index": '
+                        '0, "finish_reason": "stop", "message": {"role": "assistant", "content": "%s"}}], "usage": '
+                        '{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}' % content,
+                        media_type="application/json")
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question_id": 1, "turns": ["Write a haiku"]}) + "\n"
+                         + json.dumps({"question_id": 2, "turns": ["Smile"]}) + "\n")
+    output = tmp_path / "answers.jsonl"
+    with running(server) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+        result = CliRunner().invoke(cli, ["generate", "--model", "openai:m", "--questions", str(questions),
+                                          "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    answers = {r["question_id"]: r["turns"][0] for r in records}
+    assert answers == {1: "half \ufffd a pair", 2: "whole \U0001F600"}

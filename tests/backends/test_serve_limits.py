@@ -174,3 +174,82 @@ def test_serve_command_takes_the_key_from_the_environment_and_the_limits_as_flag
         server.wait(GUARD)
     printed = log.read_text()
     assert "context 512 tokens, API key required" in printed and "s3cret" not in printed
+
+
+def test_a_seed_beyond_64_bits_is_a_422_and_a_vanishing_temperature_answers_greedily(tiny_model_path):
+    """Before: seed 2**64 ended in torch's 'Overflow when unpacking long long' and temperature 1e-300 in 'probability
+    tensor contains inf' (logits / 1e-300): both a bare 500. A seed is refused where torch cannot take it, and a
+    temperature too small to sample with means greedy decoding, as vLLM treats it."""
+    local = load_backend(str(tiny_model_path), name="tiny")
+    with running(create_app(local)) as url:
+        def ask(**fields):
+            return httpx.post(f"{url}/v1/chat/completions", json={**ASK, **fields}, timeout=GUARD)
+
+        for seed in (2**64, -(2**64), 10**30):
+            reply = ask(seed=seed)
+            assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["body", "seed"], reply.text
+        assert ask(seed=2**63 - 1).status_code == 200 and ask(seed=-1).status_code == 200
+        greedy = ask(temperature=0.0, max_tokens=8)
+        assert greedy.status_code == 200
+        for tiny in (1e-300, 1e-9):
+            reply = ask(temperature=tiny, max_tokens=8)
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["choices"][0]["message"]["content"] == greedy.json()["choices"][0]["message"]["content"]
+
+
+def test_an_endless_queue_timeout_is_refused_before_the_model_loads(tmp_path):
+    """Before: `serve --queue-timeout inf` loaded the model, then ended in a ValueError traceback (NaN is refused
+    by the option itself). Now a message names the flag, before any model is read."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "no-model-here"), "--queue-timeout", "inf"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "Loading weights" not in result.output
+    assert "--queue-timeout inf: give a finite number of seconds" in result.output
+    with pytest.raises(ValueError, match="--max-queue -1"):
+        create_app(ScriptedBackend(lambda m: "hi"), max_queue=-1)
+
+
+def test_without_the_key_no_body_is_read():
+    """Before: the key was a FastAPI dependency, checked after the body was read and parsed, so anyone who could
+    reach the port made the server take in (and parse) a body of any size before the 401: 300 MB took 11 s and
+    170 MB of memory. Now the key is checked on the headers, before one byte of the body is read."""
+    import socket
+
+    from urllib.parse import urlsplit
+
+    with running(create_app(ScriptedBackend(lambda m: "hi", "m"), api_key="s3cret")) as url:
+        host, port = urlsplit(url).hostname, urlsplit(url).port
+        with socket.create_connection((host, port), timeout=GUARD) as raw:
+            # headers promising a 1 GB body, and none of it sent: only a server that answers on the headers replies
+            raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 1000000000\r\n\r\n")
+            raw.settimeout(GUARD)  # an answer comes at once; only a server waiting for the body runs into this
+            reply = b""
+            try:
+                while chunk := raw.recv(4096):  # until the server closes: it sends "Connection: close"
+                    reply += chunk
+            except socket.timeout:
+                reply = reply or b"(no answer: the server waits for the body)"
+        assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+        assert b"--api-key" in reply
+        ok = httpx.post(f"{url}/v1/chat/completions", json=ASK, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == "hi"
+
+
+@pytest.mark.parametrize("body", ['{"messages": [{"role": "user", "content": "hi \\ud800"}]}',
+                                  '{"messages": [{"role": "user", "content": "hi"}], "stop": ["\\udfff"]}',
+                                  '{"messages": [{"role": "user", "content": "hi"}], "stop": "\\ud83d"}'])
+def test_a_lone_surrogate_is_a_422_naming_the_field(tiny_model_path, body):
+    """Before: the JSON escape "\\ud800" (valid JSON, not text) reached the tokenizer, whose TypeError was a 500."""
+    local = load_backend(str(tiny_model_path), name="tiny")
+    with running(create_app(local)) as url:
+        reply = httpx.post(f"{url}/v1/chat/completions", content=body, headers={"content-type": "application/json"},
+                           timeout=GUARD)
+        assert reply.status_code == 422, reply.text
+        error = reply.json()["error"]["message"]
+        assert "lone surrogate" in error and ("messages.0.content" in error or "stop" in error)
+        fine = httpx.post(f"{url}/v1/chat/completions", json={**ASK, "stop": ["😀"]}, timeout=GUARD)
+        assert fine.status_code == 200, fine.text

@@ -196,3 +196,24 @@ def test_a_prompt_to_classify_with_a_lone_surrogate_is_a_rejected_row(tmp_path):
     result = load_requests(path)
     assert [r["id"] for r in result.records] == ["b"]
     assert len(result.rejected) == 1 and "surrogate" in result.rejected[0]["reason"]
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_loses_no_row(tmp_path):
+    """Before: a UTF-8 BOM (Excel's "CSV UTF-8", Notepad, PowerShell) rejected every CSV row (the first column was
+    named "\\ufeffprompt"), the first JSON Lines row and a whole JSON file ("Unexpected UTF-8 BOM"). Readers such
+    as pandas and datasets skip it; so do we. A BOM anywhere else is text and stays."""
+    rows = [PAIR, {**PAIR, "prompt": "Q2?"}]
+    bom = "\ufeff"
+    (tmp_path / "a.jsonl").write_text(bom + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "b.json").write_text(bom + json.dumps(rows), encoding="utf-8")
+    (tmp_path / "c.json").write_text(bom + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "d.csv").write_text(bom + "prompt,chosen,rejected\nQ?,A,B\nQ2?,A,B\n", encoding="utf-8")
+    with gzip.open(tmp_path / "e.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write(bom + "".join(json.dumps(r) + "\n" for r in rows))
+    for name in ("a.jsonl", "b.json", "c.json", "d.csv", "e.jsonl.gz"):
+        loaded = load_records(tmp_path / name, "preference")
+        assert loaded.rejected == [], (name, loaded.rejected)
+        assert [r["prompt"][0]["content"] if isinstance(r["prompt"], list) else r["prompt"]
+                for r in loaded.records] == ["Q?", "Q2?"], name
+    (tmp_path / "f.jsonl").write_text(json.dumps(PAIR) + "\n" + bom + json.dumps(PAIR) + "\n", encoding="utf-8")
+    assert len(load_records(tmp_path / "f.jsonl", "preference").rejected) == 1  # not at the start: not skipped

@@ -314,3 +314,79 @@ def test_a_filter_on_battles_without_categories_says_they_have_none():
         select_battles(rows, ["coding"])
     with pytest.raises(BattleError, match=r"judges are: no judge \(3\)$"):
         select_battles(rows, None, "human:")
+
+
+@pytest.mark.parametrize("bootstrap", [0, 100])
+def test_a_model_that_won_every_battle_has_a_finite_rating_inside_its_interval_and_a_warning(bootstrap):
+    """Before: ten wins of x over y gave the rating where Newton's 100 iterations stopped (3276) and bootstrap
+    intervals of [1.4e34, 1.4e34] (a line search that accepted a worse step once it got small): maximum likelihood
+    has no finite answer there. Now the ratings are the bootstrap's 0.01-tie prior fit, inside their interval, and
+    the board says why; a table that has a finite fit keeps its exact maximum likelihood."""
+    from chatrecipe.report.sections.elo import plain_tables
+
+    board = leaderboard(battles({("x", "y"): (10, 0, 0)}), bootstrap=bootstrap)
+    for table in ("tie_allowed", "tie_none"):
+        x, y = board[table]["x"], board[table]["y"]
+        assert 1000 < x["value"] < 2500 and y["value"] == pytest.approx(2000 - x["value"])
+        if bootstrap:
+            assert x["ci_low"] - 1e-3 <= x["value"] <= x["ci_high"] + 1e-3
+            assert y["ci_low"] - 1e-3 <= y["value"] <= y["ci_high"] + 1e-3
+        assert "x never lost; y never won" in board[f"{table}_unbounded"]
+    _tables, warnings = plain_tables(board)
+    assert sum("no finite ratings" in w for w in warnings) == 2
+    # z never won without ties; with ties (x-z drawn) every group lost once: only the no-tie table is unbounded
+    mixed = leaderboard(battles({("x", "y"): (3, 3, 0), ("y", "z"): (3, 0, 0), ("x", "z"): (0, 0, 3)}),
+                        bootstrap=bootstrap)
+    assert "tie_allowed_unbounded" not in mixed and "z never won" in mixed["tie_none_unbounded"]
+    assert mixed["tie_allowed"]["x"]["value"] == pytest.approx(bradley_terry(battles(
+        {("x", "y"): (3, 3, 0), ("y", "z"): (3, 0, 0), ("x", "z"): (0, 0, 3)}))["x"])
+    if bootstrap:
+        for m, v in mixed["tie_none"].items():
+            assert v["ci_low"] - 1e-3 <= v["value"] <= v["ci_high"] + 1e-3, m
+
+
+def test_a_win_rate_over_one_item_has_no_standard_error_or_interval_and_its_json_is_json(tmp_path):
+    """Before: one judged item gave "se": NaN, so `eval winrate --json` printed NaN (not JSON: strict readers
+    refuse it) and the text said "SE nan, 95% CI [100.0, 100.0]", a bootstrap over a single item."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    one = win_rate([1.0], bootstrap=200)
+    assert (one["value"], one["se"], one["ci_low"], one["ci_high"], one["n"]) == (1.0, None, None, None, 1)
+    judgment = {"kind": "pairwise", "question_id": 1, "model_a": "a", "model_b": "b", "turn": 1, "judge": "j",
+                "error": None, "order": "ab", "winner": "model_a"}
+    path = tmp_path / "pair.jsonl"
+    path.write_text(json.dumps(judgment) + "\n")
+    printed = CliRunner().invoke(app, ["eval", "winrate", str(path), "--model", "a", "--baseline", "b", "--json"])
+    assert printed.exit_code == 0, printed.output
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+    shown = json.loads(printed.output.strip().splitlines()[-1], parse_constant=refuse)
+    assert shown["se"] is None and shown["ci_low"] is None and shown["n"] == 1
+    text = CliRunner().invoke(app, ["eval", "winrate", str(path), "--model", "a", "--baseline", "b"])
+    assert "win rate 100.0% (SE n/a, one item) over 1 items" in text.output and "nan" not in text.output
+
+
+def test_eval_elo_json_is_json(tmp_path):
+    """Before: every `eval elo --json` held NaN (the win-rate matrices' diagonal and pairs that never met), which
+    strict JSON readers (jq, JavaScript) refuse. Those cells are null now, and the heatmaps leave them empty."""
+    from typer.testing import CliRunner
+
+    from chatrecipe.cli import app
+
+    path = tmp_path / "battles.jsonl"
+    path.write_text("".join(json.dumps(b) + "\n" for b in THREE + battles({("x", "w"): (1, 1, 0)})))
+    printed = CliRunner().invoke(app, ["eval", "elo", str(path), "--json", "--bootstrap", "20"])
+    assert printed.exit_code == 0, printed.output
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+    board = json.loads(printed.output.strip().splitlines()[-1], parse_constant=refuse)
+    models = board["matrices"]["models"]
+    for kind in ("observed", "predicted"):
+        assert all(board["matrices"][kind][i][i] is None for i in range(len(models)))
+    never = board["matrices"]["observed"][models.index("w")][models.index("y")]
+    assert never is None  # w and y never met
+    assert board["matrices"]["observed"][models.index("x")][models.index("y")] == pytest.approx(0.7)

@@ -89,3 +89,17 @@ def test_alpaca_eval_questions_give_categories_not_a_traceback(tmp_path):
                                       "--json"])
     assert result.exit_code == 0 and result.exception is None, result.output
     assert json.loads(result.output.splitlines()[-1])["single"]["m"]["categories"] == {"other": 7.0}
+
+
+def test_grades_outside_one_to_ten_are_rejected_rows_not_averaged_in(tmp_path):
+    """Before: grades of 11 and -3 (a hand-edited or foreign file) were averaged into the MT-Bench score unseen:
+    7, 11, -3 and 5 gave 5.00. Now they are rejected rows naming the field, and the command says so (exit 1)."""
+    base = {"kind": "single", "model": "m", "turn": 1, "judge": "j", "error": None}
+    rows = [dict(base, question_id=1, score=7), dict(base, question_id=2, score=11),
+            dict(base, question_id=3, score=-3), dict(base, question_id=4, score=5)]
+    path = tmp_path / "single.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(app, ["eval", "mt-bench", "--judgments", str(path)])
+    assert result.exit_code != 0
+    assert "single.jsonl:2: field 'score': 11 is outside the 1-10 grading scale" in result.output
+    assert "single.jsonl:3: field 'score': -3 is outside" in result.output

@@ -18,9 +18,12 @@ from typing import Callable
 from sqlalchemy import select
 
 from chatrecipe.annotate.scales import SCALES
-from chatrecipe.annotate.store import TASKS, Annotator, Assignment, Item, Project
+from chatrecipe.annotate.store import NUL_REFUSAL, TASKS, Annotator, Assignment, Item, Project, has_nul
 from chatrecipe.data.records import iter_rows, rejection, write_rejected
 from chatrecipe.data.schema import CATEGORIES, RecordError, validate_messages
+from chatrecipe.data.strict_json import problem
+
+MAX_TURNS = 100  # user turns in one dialog: each costs two model answers and a rating
 
 
 class ProjectError(ValueError):
@@ -39,6 +42,8 @@ def hash_token(token: str) -> str:
 def add_annotator(session, name: str) -> str:
     """Create an annotator and return their sign-in token (shown once; only its hash is stored)."""
     name = name.strip()
+    if has_nul(name):
+        raise ProjectError(f"the name {NUL_REFUSAL}; remove it")
     if not name or len(name) > _column_length(Annotator, "name"):
         raise ProjectError(f"an annotator needs a name of 1-{_column_length(Annotator, 'name')} characters")
     if session.scalar(select(Annotator).where(Annotator.name == name)):
@@ -56,6 +61,9 @@ def _text(value) -> str | None:
 
 def parse_item(data: dict, task: str, number: int) -> dict:
     """One prompts-file row as an item's fields; raises RecordError naming the field at fault."""
+    found = problem(data)  # a lone surrogate (or NaN) is valid JSON that no database takes: the row, not the project
+    if found:
+        raise RecordError(*found)
     prompt = data.get("prompt") or data.get("instruction")
     if prompt is None and isinstance(data.get("turns"), list) and data["turns"]:
         prompt = data["turns"][0]
@@ -78,6 +86,9 @@ def parse_item(data: dict, task: str, number: int) -> dict:
         value, limit = item[field], _column_length(Item, field)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             raise RecordError(source, f"must be text of at most {limit} characters")
+    for field, value in [("prompt", m["content"]) for m in messages] + list(item.items()):
+        if has_nul(value):
+            raise RecordError(field, f"{NUL_REFUSAL}; remove it")
     if task == "pairwise" and item["response_a"] and item["response_a"] == item["response_b"]:
         raise RecordError("response_b", "is identical to response_a; there is nothing to compare")
     return item
@@ -116,11 +127,11 @@ def generate_missing(items: list[dict], models: list[str], backend_for: Callable
         backend = backend_for(ref)
         results = backend.chat([item["prompt"] for item in todo], GenerationParams(max_new_tokens=max_new_tokens))
         for item, result in zip(todo, results):
-            if result.ok and result.text.strip():
+            if result.ok and result.text.strip() and not has_nul(result.text):
                 item[f"response_{side}"], item[f"model_{side}"] = result.text, ref
             else:
-                failed.setdefault(item["external_id"], []).append(
-                    f"{ref} gave no answer ({result.error or 'empty text'})")
+                why = f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error
+                failed.setdefault(item["external_id"], []).append(f"{ref} gave no answer ({why or 'empty text'})")
     return failed
 
 
@@ -131,6 +142,8 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
     """Make a project from a prompts file and give each item to `overlap` annotators; returns a summary."""
     if task not in TASKS:
         raise ProjectError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    if has_nul(name) or has_nul(guidelines):
+        raise ProjectError(f"the project's name or guidelines {NUL_REFUSAL}; remove it")
     if not name or len(name) > _column_length(Project, "name"):
         raise ProjectError(f"a project needs a name of 1-{_column_length(Project, 'name')} characters")
     if any(not isinstance(m, str) or len(m) > _column_length(Item, "model_a") for m in models or []):
@@ -150,6 +163,8 @@ def create_project(session, name: str, task: str, prompts: Path, *, scale: str |
         people = [p for p in people if p.name in annotators]
     if not people:
         raise ProjectError("there are no annotators yet; add them first with `annotate add-annotator`")
+    if not 1 <= max_turns <= MAX_TURNS:  # also what an INTEGER column holds, on SQLite and PostgreSQL alike
+        raise ProjectError(f"turns per dialog must be 1-{MAX_TURNS}, not {max_turns}")
     if not 1 <= overlap <= len(people):
         raise ProjectError(f"overlap {overlap} needs at least that many annotators; there are {len(people)}")
     items, rejected = read_prompts(Path(prompts), task)

@@ -49,10 +49,10 @@ class Signer:
         if not token or token.count(".") != 3:
             return None
         payload, mac = token.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self.mac(payload)):
+        if not same(mac, self.mac(payload)):
             return None
         token_purpose, value, issued = payload.split(".")
-        if token_purpose != purpose or not issued.isdigit():
+        if token_purpose != purpose or not (issued.isascii() and issued.isdigit() and len(issued) <= 12):
             return None
         age = time.time() - int(issued)
         return value if -CLOCK_SKEW <= age <= max_age else None
@@ -61,7 +61,13 @@ class Signer:
         return self.mac("csrf:" + cookie)[:40]
 
     def check_csrf(self, cookie: str | None, token: str | None) -> bool:
-        return bool(cookie and token) and hmac.compare_digest(self.csrf(cookie), str(token))
+        return bool(cookie and token) and same(self.csrf(cookie), str(token))
+
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of a token the client sent and the one it should be. As bytes: compare_digest
+    raises TypeError on a str with a non-ASCII character, which anyone can put in a cookie or a form."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def admin_token_matches(token: str) -> bool:

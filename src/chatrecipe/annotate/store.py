@@ -18,6 +18,15 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 TASKS = ("demonstration", "pairwise", "dialog")
+NUL_REFUSAL = "contains a NUL character (\\0), which the database cannot store"
+
+
+def has_nul(text) -> bool:
+    """Whether `text` holds a NUL character: PostgreSQL text cannot (a 500 at commit), so it is refused before, on
+    SQLite too, for one behaviour on both."""
+    return isinstance(text, str) and "\x00" in text
+
+
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger id in an address names nothing (PostgreSQL would refuse it)
 
 

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from chatrecipe.annotate.scales import (ANTHROPIC_8, LLAMA2_LEVELS, RatingError, choice_of, displayed_rating,
                                         to_file_terms)
-from chatrecipe.annotate.store import (MAX_ID, Annotator, Assignment, DialogTurn, Item, Project, Submission, now,
-                                        seconds_since)
+from chatrecipe.annotate.store import (MAX_ID, NUL_REFUSAL, Annotator, Assignment, DialogTurn, Item, Project,
+                                       Submission, has_nul, now, seconds_since)
 from chatrecipe.annotate.web import MAX_TEXT, check_csrf, read_form, render, require_annotator
 
 router = APIRouter()
@@ -40,6 +40,9 @@ def text_field(form, name: str, what: str) -> str:
     """Field `name` of a form, or TooLong. Counted as browsers count maxlength: a line break (CRLF) is one."""
     text = str(form.get(name) or "")
     length = len(text.replace("\r\n", "\n"))
+    if has_nul(text):
+        raise RatingError(f"{what} {NUL_REFUSAL} (pasted binary data, often): remove it and submit again "
+                          "(your text is still in the box below)")
     if length > MAX_TEXT:
         raise TooLong(f"{what} is {length:,} characters long; the limit is {MAX_TEXT:,}. Nothing was stored: "
                       "shorten it and submit again (your text is still in the box below)")
@@ -203,8 +206,9 @@ def _add_turn(app, assignment_id: int, annotator_id: int, form) -> None:
     answers = []
     for ref in project.models:  # generation runs outside any transaction: it can take a while
         result = _backend(app, ref).chat([history], GenerationParams(max_new_tokens=512))[0]
-        if not result.ok or not result.text.strip():
-            raise HTTPException(502, f"model {ref} gave no answer ({result.error or 'empty text'}); try again")
+        if not result.ok or not result.text.strip() or has_nul(result.text):
+            why = f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error
+            raise HTTPException(502, f"model {ref} gave no answer ({why or 'empty text'}); try again")
         answers.append(result.text)
     try:
         with app.state.sessions.begin() as session:

@@ -41,9 +41,24 @@ class ChatResult:
     cached: bool = False
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.text is not None:
+            self.text = whole_characters(self.text)
+
     @property
     def ok(self) -> bool:
         return self.error is None and self.text is not None
+
+
+def whole_characters(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD. JSON can carry half a character ("\\ud800"); an endpoint that
+    sends one would stop every writer (no UTF-8 file can hold it), and a local model's decode already turns
+    undecodable bytes into U+FFFD. Whole pairs ("\\ud83d\\ude00") become their character."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def request_key(model: str, messages: Sequence[dict], params: GenerationParams) -> str:

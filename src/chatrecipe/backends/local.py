@@ -24,6 +24,11 @@ def stop_token_ids(tokenizer, ref: str) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+# below this temperature sampling is greedy in all but name, and logits / temperature overflow to inf (a crash in
+# torch.multinomial): such requests decode greedily, as vLLM does below the same threshold
+MIN_SAMPLING_TEMPERATURE = 1e-5
+
+
 class TransformersBackend(Backend):
     """Answers with a local model (any chatrecipe model reference: embedded, folder, GGUF, adapter, hub id)."""
 
@@ -81,9 +86,10 @@ class TransformersBackend(Backend):
             batch = order[start:start + self.batch_size]
             padded = self.tokenizer.pad({"input_ids": [prompts[i] for i in batch]},
                                         return_tensors="pt").to(self.network.device)
+            sample = params.temperature >= MIN_SAMPLING_TEMPERATURE
             kwargs = dict(max_new_tokens=params.max_new_tokens, eos_token_id=self.stop_ids,
-                          pad_token_id=self.tokenizer.pad_token_id, do_sample=params.temperature > 0)
-            if params.temperature > 0:
+                          pad_token_id=self.tokenizer.pad_token_id, do_sample=sample)
+            if sample:
                 kwargs.update(temperature=params.temperature, top_p=params.top_p)
             if params.stop:
                 kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)

@@ -19,6 +19,26 @@ app = typer.Typer(help="Collect demonstrations and preferences from people in a 
 DB_HELP = "Database: a SQLite file path (default annotate.db) or a postgresql://user@host/db URL."
 
 
+def cannot_open(db: str, exc: Exception):
+    """End the command: the database cannot be opened (a folder that does not exist, a server that does not answer)."""
+    from chatrecipe.backends.redact import redact
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    fail(f"cannot open the database {redact(db)}: {redact(reason)}; check the path or URL, and that the server runs")
+
+
+def database(db: str):
+    """The sessionmaker of database `db`, or the command's end with a message saying why it cannot be opened."""
+    from sqlalchemy.exc import OperationalError
+
+    from chatrecipe.annotate.store import make_engine, make_sessionmaker
+
+    try:
+        return make_sessionmaker(make_engine(db))
+    except (OSError, OperationalError) as exc:
+        cannot_open(db, exc)
+
+
 @app.command()
 def serve(
     db: str = typer.Option("annotate.db", help=DB_HELP),
@@ -35,6 +55,7 @@ def serve(
     import os
 
     import uvicorn
+    from sqlalchemy.exc import OperationalError
 
     from chatrecipe.annotate.app import create_app
     from chatrecipe.annotate.keys import KeyFileError
@@ -49,6 +70,8 @@ def serve(
                                  secure_cookies=secure_cookies, trusted_proxies=trusted_proxy)
     except KeyFileError as exc:
         fail(str(exc))
+    except (OSError, OperationalError) as exc:
+        cannot_open(db, exc)
     for note in application.state.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"annotation app on http://{host}:{port} (database {redact(db)})")  # never the password
@@ -63,10 +86,9 @@ def add_annotator_command(
 ) -> None:
     """Create an annotator and print their sign-in token (only its hash is stored: keep it now)."""
     from chatrecipe.annotate.projects import ProjectError, add_annotator
-    from chatrecipe.annotate.store import make_engine, make_sessionmaker
 
     try:
-        with make_sessionmaker(make_engine(db)).begin() as session:
+        with database(db).begin() as session:
             token = add_annotator(session, name)
     except ProjectError as exc:
         fail(str(exc))
@@ -91,11 +113,10 @@ def create_project_command(
     """Make a project from a prompts file and assign each item to `overlap` annotators."""
     from chatrecipe.annotate.app import default_backend_for
     from chatrecipe.annotate.projects import ProjectError, create_project
-    from chatrecipe.annotate.store import make_engine, make_sessionmaker
     from chatrecipe.data.records import RecordFileError
 
     try:
-        with make_sessionmaker(make_engine(db)).begin() as session:
+        with database(db).begin() as session:
             summary = create_project(session, name, task, prompts, scale=scale, overlap=overlap, max_turns=max_turns,
                                      models=model, guidelines=guidelines.read_text() if guidelines else "",
                                      annotators=annotator or None, backend_for=default_backend_for(None), seed=seed)
@@ -114,12 +135,11 @@ def export(
     """Export annotations as preference, SFT conversation or battle records (invalid ones to .rejected.jsonl)."""
     from chatrecipe.annotate.export import KINDS
     from chatrecipe.annotate.export import export as run_export
-    from chatrecipe.annotate.store import make_engine, make_sessionmaker
     from chatrecipe.data.records import write_records, write_rejected
 
     if kind not in KINDS:
         fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    with make_sessionmaker(make_engine(db))() as session:
+    with database(db)() as session:
         records, rejected = run_export(session, kind, project)
     write_records(output, records)
     rejected_file = write_rejected(output, rejected)
@@ -137,9 +157,8 @@ def agreement(
     from rich.table import Table
 
     from chatrecipe.annotate.progress import all_agreements, annotator_stats
-    from chatrecipe.annotate.store import make_engine, make_sessionmaker
 
-    with make_sessionmaker(make_engine(db))() as session:
+    with database(db)() as session:
         tables, people = all_agreements(session), annotator_stats(session)
     if as_json:
         typer.echo(json.dumps({"projects": tables, "annotators": people}, default=str))

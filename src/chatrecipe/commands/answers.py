@@ -48,19 +48,25 @@ def generate(
                            cache_dir=cache_dir or output.parent / ".answer-cache")
     answers = generate_answers(backend, loaded.records, records_at,
                                GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature))
+    failed = [a for a in answers if a.get("error")]
     if fmt == "chatrecipe":
         typer.echo(f"{len(answers)} answers in {output}")
-        return
-    # every answer the resumable file holds, not only this run's ("existing answers are kept" in the layout too),
-    # in the question file's order (the file holds them as they came back), earlier runs' after them
-    position = {q["question_id"]: i for i, q in enumerate(loaded.records)}
-    held = sorted(load_records(records_at, "answer").records,
-                  key=lambda a: position.get(a["question_id"], len(position)))
-    done = export_answers(output, held, fmt, loaded.records)
-    typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
-    if done["rejected"]:
-        fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
-             f"{done['rejected_path']}", 1)
+    else:
+        # every answer the resumable file holds, not only this run's ("existing answers are kept" in the layout
+        # too), in the question file's order (the file holds them as they came back), earlier runs' after them
+        position = {q["question_id"]: i for i, q in enumerate(loaded.records)}
+        held = sorted(load_records(records_at, "answer").records,
+                      key=lambda a: position.get(a["question_id"], len(position)))
+        done = export_answers(output, held, fmt, loaded.records)
+        typer.echo(f"{done['written']} answers in {output} ({fmt} layout; resumable records in {records_at})")
+        if done["rejected"] and not failed:
+            fail(f"{done['rejected']} answers do not fit the {fmt} layout; kept with the reason in "
+                 f"{done['rejected_path']}", 1)
+    if failed:
+        fail(f"{len(failed)} of {len(answers)} answers failed (question {failed[0]['question_id']}: "
+             f"{failed[0]['error']}); they are in {records_at} with their reason and judges refuse them. To ask "
+             f"for them again, delete {records_at} and run this command again: the answers that came back are in "
+             "the cache and cost nothing", 1)
 
 
 @app.command("serve")
@@ -83,8 +89,12 @@ def serve_command(
     One request generates at a time; a prompt that does not fit the model's context is refused (400) up front.
     """
     apply_allow_pickle(allow_pickle)
-    from chatrecipe.serve import serve
+    from chatrecipe.serve import check_limits, serve
 
+    try:
+        check_limits(max_queue, queue_timeout)
+    except ValueError as exc:
+        fail(str(exc))
     serve(model, host=host, port=port, batch_size=batch_size, name=name, api_key=api_key, max_queue=max_queue,
           queue_timeout=queue_timeout)
 

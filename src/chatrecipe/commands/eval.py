@@ -109,8 +109,9 @@ def winrate(
         for row in pairs:
             interval = (f", 95% CI [{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}]"
                         if row["ci_low"] is not None else "")
+            se = "n/a, one item" if row["se"] is None else f"{100 * row['se']:.1f}"
             typer.echo(f"{row['model']} vs {row['baseline']}: win rate {100 * row['value']:.1f}% (SE "
-                       f"{100 * row['se']:.1f}{interval}) over {row['n']} items: {row['wins']} wins, {row['ties']} "
+                       f"{se}{interval}) over {row['n']} items: {row['wins']} wins, {row['ties']} "
                        f"ties, {row['losses']} losses; {row['excluded_failures']} items with a failed judgment "
                        "excluded")
             if "length_controlled" in row:

@@ -59,8 +59,9 @@ def _base_suffix(path: Path) -> str:
 
 def _open_text(path: Path) -> io.TextIOBase:
     raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
-    # strict decoding: a line that is not UTF-8 is reported (below), never silently mangled
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+    # strict decoding: a line that is not UTF-8 is reported (below), never silently mangled; utf-8-sig skips the
+    # byte order mark that Excel, Notepad and PowerShell put first (pandas and datasets skip it too)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
 
 
 def _parse_line(name: str, number: int, line: str) -> Row:
@@ -107,7 +108,7 @@ def _iter_jsonl(path: Path) -> Iterator[Row]:
             number += 1
             read += len(blob)
             try:
-                line = blob.decode("utf-8")
+                line = blob.decode("utf-8-sig" if number == 1 else "utf-8")  # a byte order mark first: skipped
             except UnicodeDecodeError as exc:
                 yield Row(name, number, None, f"line is not UTF-8 ({exc.reason} at byte {exc.start}); "
                                               "re-encode the file as UTF-8", blob.decode("utf-8", "replace"))
@@ -186,7 +187,7 @@ def iter_rows(path: str | Path) -> Iterator[Row]:
         # many ".json" files are really JSON Lines; try JSON Lines when the first line is an object on its own
         try:
             with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")) as handle:
-                head = handle.read(1)
+                head = handle.read(4).removeprefix(b"\xef\xbb\xbf")[:1]  # past a byte order mark
         except _STREAM_ERRORS as exc:
             yield _stream_end(str(path), 1, exc, 0)
             return

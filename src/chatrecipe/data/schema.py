@@ -242,6 +242,10 @@ def validate_answer(record: dict) -> dict:
     if not isinstance(turns, list) or not turns:
         raise RecordError("turns", "must be a non-empty list of the model's texts, one per turn")
     turns = [_text(t, f"turns[{i}]", allow_empty=True) for i, t in enumerate(turns)]
+    if record.get("error"):  # an empty text standing for an answer that was never made: not data to judge
+        raise RecordError("error", f"generation failed ({record['error']}); to ask for it again, delete the "
+                                   "answer file and run `chatrecipe generate` again (answers that came back are "
+                                   "cached)")
     return {**record, "question_id": qid, "model": model, "turns": turns, "generator": record.get("generator")}
 
 
@@ -260,6 +264,8 @@ def validate_judgment(record: dict) -> dict:
             score = number_or_none(_require(record, "score"), "score")
             if score is None:
                 raise RecordError("score", "missing on a judgment without an error")
+            if not 1 <= score <= 10:  # what judge single parses; a 0, 11 or -3 would move the mean unseen
+                raise RecordError("score", f"{score:g} is outside the 1-10 grading scale (a failed grade keeps `error`)")
     else:
         _text(_require(record, "model_a"), "model_a")
         _text(_require(record, "model_b"), "model_b")

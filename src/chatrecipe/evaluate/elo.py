@@ -111,6 +111,37 @@ def components(models: list[str], wins: np.ndarray) -> list[list[str]]:
     return parts
 
 
+PRIOR = 0.01  # virtual ties per pair that keep a fit finite where a model won or lost everything
+
+
+def unbounded(models: list[str], wins: np.ndarray) -> str | None:
+    """Why maximum likelihood has no finite ratings for these counts, or None when it has.
+
+    Finite ratings need every group of models to have lost at least once to the rest (Zermelo, Ford): the graph
+    of "i beat j" must be strongly connected. A model that won (or lost) every battle it played breaks it.
+    """
+    beat = wins > 0
+
+    def reach(edges: np.ndarray) -> set[int]:
+        seen, stack = {0}, [0]
+        while stack:
+            for other in np.nonzero(edges[stack.pop()])[0].tolist():
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        return seen
+
+    if len(reach(beat)) == len(reach(beat.T)) == len(models):
+        return None
+    never_lost = [m for i, m in enumerate(models) if not beat[:, i].any()]
+    never_won = [m for i, m in enumerate(models) if not beat[i].any()]
+    what = "; ".join([f"{', '.join(never_lost)} never lost"] * bool(never_lost)
+                     + [f"{', '.join(never_won)} never won"] * bool(never_won))
+    what = what or "a group of models won every battle against the rest"
+    return (f"{what}, so maximum likelihood has no finite ratings: these add {PRIOR} virtual ties per pair (as "
+            "the bootstrap rounds do), and the gaps they show are that prior's; collect more battles")
+
+
 def _disconnected(parts: list[list[str]]) -> BattleError:
     return BattleError("the comparison graph is disconnected, so these groups cannot be placed on one scale: "
                        + " | ".join(", ".join(p) for p in parts) + "; rate each group separately or add battles "
@@ -155,9 +186,11 @@ def fit_bradley_terry(wins: np.ndarray, iterations: int = 100, tol: float = 1e-1
             candidate = theta.copy()
             candidate[:-1] += scale * step
             p_candidate, value = state(candidate)
-            if value >= current - 1e-12 or scale <= 1e-6:
+            if value >= current - 1e-12:
                 break
             scale /= 2
+            if scale < 1e-6:  # no step along this direction helps: stay (taking it anyway once flung ratings to 1e34)
+                return theta - theta.mean()
         theta, p, previous, current = candidate, p_candidate, current, value
         if np.max(np.abs(scale * step)) < tol or abs(current - previous) < tol * max(1.0, abs(current)):
             break
@@ -229,7 +262,11 @@ def bootstrap_ratings(battles: list[dict] | BattleTable, rounds: int = 1000, tie
     With `rounds` 0 the ratings are the point estimates alone: `ci_low` and `ci_high` are None.
     """
     models, wins, tie_counts = outcome_table(battles)
-    theta = fit_bradley_terry(_with_ties(wins, tie_counts, ties))
+    counted = _with_ties(wins, tie_counts, ties)
+    # the rounds' prior fit: their start, and the ratings themselves where the plain fit would run to infinity
+    # (it stopped wherever its iterations ran out: 3276 for ten wins, outside every interval)
+    regular = fit_bradley_terry(counted, tol=1e-8, prior=PRIOR)
+    theta = regular if unbounded(models, counted) else fit_bradley_terry(counted)
     point = to_elo(theta, models, anchor)
     if rounds <= 0:
         return {m: {"value": point[m], "ci_low": None, "ci_high": None} for m in models}
@@ -244,20 +281,25 @@ def bootstrap_ratings(battles: list[dict] | BattleTable, rounds: int = 1000, tie
         for r in range(rounds):
             draw[keep] = rng.multinomial(total, probabilities)[:-1]
             sample = _with_ties(draw[:n * n].reshape(n, n), draw[n * n:].reshape(n, n), ties)
-            strengths[r] = fit_bradley_terry(sample, tol=1e-8, prior=0.01, start=theta)
+            strengths[r] = fit_bradley_terry(sample, tol=1e-8, prior=PRIOR, start=regular)
     low, high = np.quantile(elo_scale(strengths, models, anchor), [0.025, 0.975], axis=0)
     return {m: {"value": point[m], "ci_low": float(low[i]), "ci_high": float(high[i])} for i, m in enumerate(models)}
 
 
 def win_matrices(battles: list[dict] | BattleTable, ratings: dict[str, float]) -> dict:
-    """Observed pairwise win rates (ties half) and those Bradley-Terry predicts from the ratings."""
+    """Observed pairwise win rates (ties half) and those Bradley-Terry predicts from the ratings (None: no figure,
+    on the diagonal and for pairs that never met)."""
     models, wins = pair_counts(battles, "allowed")
     games = wins + wins.T
     observed = np.where(games > 0, wins / np.maximum(games, 1e-12), np.nan)
     r = np.array([ratings[m] for m in models])
     predicted = 1 / (1 + BASE ** ((r[None, :] - r[:, None]) / SCALE))
     np.fill_diagonal(predicted, np.nan)
-    return {"models": models, "observed": observed.tolist(), "predicted": predicted.tolist(),
+
+    def cells(matrix: np.ndarray) -> list[list[float | None]]:  # None where there is no figure: JSON has no NaN
+        return [[None if math.isnan(v) else v for v in row] for row in matrix.tolist()]
+
+    return {"models": models, "observed": cells(observed), "predicted": cells(predicted),
             "battles": games.astype(int).tolist()}
 
 
@@ -281,6 +323,7 @@ def leaderboard(battles: list[dict] | BattleTable, bootstrap: int = 1000, seed: 
 
     Battles that cannot be rated never raise: each table says why it is missing, and `error` is set when
     neither could be made, so a command can say so and exit non-zero. `bootstrap` 0 gives point ratings.
+    `tie_<mode>_unbounded` says why a table's ratings rest on the bootstrap's prior (see `unbounded`).
     """
     result = {"battles": len(battles), "battle_counts": {}, "bootstrap": bootstrap, "anchor": anchor}
     if bootstrap <= 0:
@@ -293,9 +336,14 @@ def leaderboard(battles: list[dict] | BattleTable, bootstrap: int = 1000, seed: 
     result["battle_counts"] = table.battle_counts()
     for ties in ("allowed", "none"):
         try:
-            result[f"tie_{ties}"] = bootstrap_ratings(ratable(table, ties), bootstrap, ties, seed, anchor)
+            usable = ratable(table, ties)
+            result[f"tie_{ties}"] = bootstrap_ratings(usable, bootstrap, ties, seed, anchor)
         except BattleError as exc:
             result[f"tie_{ties}"] = {"error": str(exc)}
+            continue
+        why = unbounded(*pair_counts(usable, ties))
+        if why:
+            result[f"tie_{ties}_unbounded"] = why
     result["online_elo"] = online_elo(table)
     if "error" not in result["tie_allowed"]:
         result["matrices"] = win_matrices(table, {m: v["value"] for m, v in result["tie_allowed"].items()})

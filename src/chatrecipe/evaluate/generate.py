@@ -5,7 +5,9 @@ Run as: `chatrecipe generate --model runs/demo/sft/final --questions questions.j
 A two-turn question is answered as MT-Bench does: the second user turn follows the model's *own* first answer.
 All first turns go out as one batch, then all second turns, so batching survives multi-turn questions.
 Answers already in the output file are kept, so a crashed run continues where it stopped; each is written as
-soon as it is complete, not at the end.
+soon as it is complete, not at the end. A question whose request failed is kept with its `error` (judges refuse
+it, and a rerun keeps it, as failed judgments are kept) and its later turns are not asked: they would follow an
+answer that does not exist.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
                 errors[qid].append(f"turn {turn + 1}: {result.error}")
             texts[qid].append(text)
             histories[qid].append({"role": "assistant", "content": text})
-            if turn == len(q["turns"]) - 1:  # its last turn: the record is complete, keep it now
+            if turn == len(q["turns"]) - 1 or errors[qid]:  # complete (or failed): keep it now
                 record = {"question_id": qid, "model": backend.model, "turns": texts[qid], "generator": settings,
                           "error": "; ".join(errors[qid]) or None}
                 if q.get("instruction"):  # AlpacaEval's: its outputs file is laid out by instruction, any run later
@@ -56,7 +58,10 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
 
         with progress_bar(f"answers by {backend.model}", sum(len(q["turns"]) for q in todo)) as advance:
             for turn in range(max(len(q["turns"]) for q in todo)):
-                asked = [q for q in todo if turn < len(q["turns"])]
+                asked = [q for q in todo if turn < len(q["turns"]) and q["question_id"] not in done]
+                advance(sum(1 for q in todo if turn < len(q["turns"]) and q["question_id"] in done))  # not asked
+                if not asked:
+                    continue
                 for q in asked:
                     histories[q["question_id"]].append({"role": "user", "content": q["turns"][turn]})
                 results = backend.chat([list(histories[q["question_id"]]) for q in asked], params, progress=advance,

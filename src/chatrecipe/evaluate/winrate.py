@@ -73,16 +73,17 @@ def preferences_from_alpaca(annotations: list[dict], model: str | None = None) -
 
 def win_rate(scores: list[float], *, bootstrap: int = 2000, seed: int = 0, confidence: float = 0.95) -> dict:
     """Mean preference with its standard error and a percentile bootstrap interval (in [0, 1]; none when
-    `bootstrap` is 0). Wins, ties and losses count preferences above, at and below one half, as AlpacaEval does,
+    `bootstrap` is 0 or there is one item). Wins, ties and losses count preferences above, at and below one half, as AlpacaEval does,
     so soft preferences from weighted annotators are counted too."""
     if not scores:
         raise WinRateError("no usable judgments: every verdict failed or none were given")
     values = np.asarray(scores, dtype=float)
     n = len(values)
     mean = float(values.mean())
-    se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    # one item has no spread: no standard error and no interval (None, never NaN: the figures go into JSON)
+    se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     low = high = None
-    if bootstrap > 0:
+    if bootstrap > 0 and n > 1:
         rng = np.random.default_rng(seed)
         samples = values[rng.integers(0, n, size=(bootstrap, n))].mean(axis=1)
         alpha = (1 - confidence) / 2

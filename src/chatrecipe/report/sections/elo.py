@@ -31,6 +31,8 @@ def plain_tables(board: dict) -> tuple[list[dict], list[str]]:
         if "error" in table:
             warnings.append(f"{title}: {table['error']}")
             continue
+        if board.get(f"{key}_unbounded"):
+            warnings.append(f"{title}: {board[f'{key}_unbounded']}.")
         rows = sorted(([m, f"{v['value']:.0f}", _interval(v), board["battle_counts"].get(m, 0)]
                        for m, v in table.items()), key=lambda r: -float(r[1]))
         tables.append({"title": f"Bradley-Terry ratings, {title.lower()} {_rounds(board.get('bootstrap'))}",
