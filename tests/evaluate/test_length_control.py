@@ -40,6 +40,16 @@ def test_minimal_equals_alpaca_eval_on_a_length_gamer(model):
     assert ours["win_rate"] == pytest.approx(expected["win_rate"], abs=1e-9)
 
 
+@pytest.mark.parametrize("model", ["steady", "gamer"])
+def test_minimal_cv_equals_alpaca_eval_s_shipped_minimal(model):
+    # alpaca_eval's length_controlled_minimal picks C by 5-fold cross-validation by default (n_splits=5)
+    lc_v1 = FIXTURE / "lc_v1"
+    expected = json.loads((lc_v1 / "expected.json").read_text())["minimal_cv"][model]
+    ours = lc_win_rate(json.loads((lc_v1 / model / "annotations.json").read_text()), "minimal-cv")
+    assert ours["length_controlled_winrate"] == pytest.approx(expected["length_controlled_winrate"], abs=1e-9)
+    assert ours["variant"] == "minimal-cv"
+
+
 def test_length_control_removes_a_pure_length_effect():
     # the judge prefers whichever answer is longer, nothing else: LC should fall back towards 50%
     rows = [{"instruction": f"i{k}", "output_1": "b" * 500, "output_2": "m" * (200 if k % 2 else 900),

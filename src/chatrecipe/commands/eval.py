@@ -73,7 +73,9 @@ def winrate(
     baseline: Optional[str] = typer.Option(None, help="The reference model (default: each model's opponent)."),
     bootstrap: int = typer.Option(2000, help="Bootstrap rounds for the interval (0: no interval)."),
     lc: Optional[str] = typer.Option(None, "--lc", help="Also the length-controlled win rate (AlpacaEval 2): "
-                                     "'minimal', or 'v1' (AlpacaEval's official GLM; needs --lc-data)."),
+                                     "'minimal' (fixed C), 'minimal-cv' (C by cross-validation, alpaca_eval's "
+                                     "default for its minimal GLM), or 'v1' (AlpacaEval's official GLM; needs "
+                                     "--lc-data)."),
     lc_data: Optional[Path] = typer.Option(None, "--lc-data", help="AlpacaEval's df_gamed.csv (instruction "
                                            "difficulties and gamed baselines) for --lc v1."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write JSON, Markdown, CSV tables and PNG plots "

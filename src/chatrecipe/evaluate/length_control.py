@@ -1,7 +1,7 @@
 """Length-controlled win rate (AlpacaEval 2, Dubois et al. 2024): the win rate a model would have if its answers
 were as long as the baseline's.
 
-Run as: `chatrecipe eval winrate annotations.json --lc minimal` or `--lc v1 --lc-data df_gamed.csv`.
+Run as: `chatrecipe eval winrate annotations.json --lc minimal` (or `minimal-cv`, or `v1 --lc-data df_gamed.csv`).
 
 Each judgment's probability that the model beats the baseline is modelled by a logistic GLM (no intercept) with
 a model term and `tanh` of the standardised length difference (baseline minus model, in characters, divided by
@@ -9,6 +9,10 @@ its standard deviation). Judges' soft preferences are fitted as probabilities by
 1 and 0, weighted p and 1 - p. The LC win rate is the mean predicted probability with the length term set to 0.
 
 - `minimal`: just those two terms, on AlpacaEval's fixed-C path (L1, liblinear, C=100).
+- `minimal-cv`: the same GLM with C chosen by 5-fold cross-validation, which is what alpaca_eval's shipped
+  `length_controlled_minimal` does by default (equal to it on the recorded fixtures). On few rows the
+  cross-validation can pick a small C that shrinks both terms towards 0: a judge that prefers only the longer
+  answer, with a raw win rate of 50%, gives 32 this way and 50 with fixed C, hence `minimal` as the default.
 - `v1`, AlpacaEval 2's official figure: adds each instruction's difficulty and fits jointly with the annotations
   of two length-gamed baselines (weight 0.1 each), choosing C by 5-fold grouped cross-validation, exactly as
   alpaca_eval's `glm_winrate.py` does. Both the difficulties and the gamed annotations come from AlpacaEval's
@@ -22,7 +26,7 @@ import math
 
 import numpy as np
 
-VARIANTS = ("minimal", "v1")
+VARIANTS = ("minimal", "minimal-cv", "v1")
 GAMED_WEIGHT = 0.2 / 2  # alpaca_eval's regularize_to_baseline_lambda, shared by its two gamed baselines
 V1_NEEDS_DATA = ("--lc v1 is AlpacaEval's official GLM: it needs AlpacaEval's published df_gamed.csv (instruction "
                  "difficulties and the gamed baselines' annotations). Download it from {url} and pass it with "
@@ -117,7 +121,7 @@ def lc_win_rate(annotations: list[dict], variant: str = "minimal", lc_data: dict
     `data.eval_formats.alpaca_eval.read_lc_data`, required for `v1`.
     """
     if variant not in VARIANTS:
-        raise LengthControlError(f"unknown length-control variant {variant!r}; use {' or '.join(VARIANTS)}")
+        raise LengthControlError(f"unknown length-control variant {variant!r}; use {', '.join(VARIANTS)}")
     check_alignment(annotations, instructions)
     if variant == "v1":
         return _lc_v1(annotations, lc_data)
@@ -131,7 +135,8 @@ def lc_win_rate(annotations: list[dict], variant: str = "minimal", lc_data: dict
     scale = delta.std(ddof=1)
     std_delta = (delta / scale if scale > 0 else np.zeros_like(delta))[judged]
     features = np.column_stack([np.tanh(std_delta), np.ones(len(rows))])
-    model = _soft_logistic(features, targets)
+    model = (_soft_logistic(features, targets) if variant == "minimal" else
+             _soft_logistic_cv(features, targets, np.ones(len(rows))))
     neutral = features.copy()
     neutral[:, 0] = 0.0  # as if the answers had the baseline's length
     predicted = model.predict_proba(neutral)[:, 1]
