@@ -172,8 +172,8 @@ def elo(
         rows = select_battles(rows, category, judge_prefix)
     except BattleError as exc:
         fail(str(exc))
-    if pooled_judges(rows) and not by_judge:
-        warn(pooled_judges(rows))
+    if not by_judge and (pooled := pooled_judges(rows)):
+        warn(pooled)
     board, styled = leaderboard(rows, bootstrap=bootstrap, anchor=anchor), None
     if style and "error" not in board:
         from chatrecipe.evaluate.style_control import style_control

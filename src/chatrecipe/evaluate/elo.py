@@ -63,10 +63,11 @@ def pooled_judges(battles: list[dict]) -> str | None:
     rated as one leaderboard: the talk compares the two, and one fit of both answers neither question."""
     from collections import Counter
 
-    humans = sum(1 for b in battles if str(b.get("judge") or "").startswith("human:"))
+    judges = Counter(b.get("judge") for b in battles)  # one pass: Arena files hold millions of battles
+    humans = sum(n for judge, n in judges.items() if str(judge or "").startswith("human:"))
     if not humans or humans == len(battles):
         return None
-    others = Counter(str(b.get("judge")) for b in battles if not str(b.get("judge") or "").startswith("human:"))
+    others = Counter({str(judge): n for judge, n in judges.items() if not str(judge or "").startswith("human:")})
     named = ", ".join(f"{j} ({n})" for j, n in others.most_common(3)) + (", ..." if len(others) > 3 else "")
     return (f"{humans} human battles (judge human:...) and {len(battles) - humans} from other judges ({named}) are "
             "rated together; pass --by-judge to see each judge's ratings side by side, or --judge human: / --judge NAME "
