@@ -18,7 +18,8 @@ from typing import Callable
 from sqlalchemy import select
 
 from chatrecipe.annotate.scales import SCALES
-from chatrecipe.annotate.store import NUL_REFUSAL, TASKS, Annotator, Assignment, Item, Project, has_nul
+from chatrecipe.annotate.store import (NUL_REFUSAL, TASKS, Annotator, Assignment, Item, Project, answer_problem,
+                                      has_nul)
 from chatrecipe.data.records import iter_rows, rejection, write_rejected
 from chatrecipe.data.schema import CATEGORIES, RecordError, validate_messages
 from chatrecipe.data.strict_json import problem
@@ -127,11 +128,11 @@ def generate_missing(items: list[dict], models: list[str], backend_for: Callable
         backend = backend_for(ref)
         results = backend.chat([item["prompt"] for item in todo], GenerationParams(max_new_tokens=max_new_tokens))
         for item, result in zip(todo, results):
-            if result.ok and result.text.strip() and not has_nul(result.text):
+            problem = answer_problem(result)
+            if problem is None:
                 item[f"response_{side}"], item[f"model_{side}"] = result.text, ref
             else:
-                why = f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error
-                failed.setdefault(item["external_id"], []).append(f"{ref} gave no answer ({why or 'empty text'})")
+                failed.setdefault(item["external_id"], []).append(f"{ref} gave no answer ({problem})")
     return failed
 
 

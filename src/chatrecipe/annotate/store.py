@@ -27,6 +27,14 @@ def has_nul(text) -> bool:
     return isinstance(text, str) and "\x00" in text
 
 
+def answer_problem(result) -> str | None:
+    """Why a model's answer (a backend ChatResult) cannot be shown to annotators, or None when it can: a failed
+    request, an empty text, or a NUL character the database cannot store."""
+    if result.ok and result.text.strip() and not has_nul(result.text):
+        return None
+    return f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error or "empty text"
+
+
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; a larger id in an address names nothing (PostgreSQL would refuse it)
 
 

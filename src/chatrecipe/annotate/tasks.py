@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from chatrecipe.annotate.scales import (ANTHROPIC_8, LLAMA2_LEVELS, RatingError, choice_of, displayed_rating,
                                         to_file_terms)
 from chatrecipe.annotate.store import (MAX_ID, NUL_REFUSAL, Annotator, Assignment, DialogTurn, Item, Project,
-                                       Submission, has_nul, now, seconds_since)
+                                       Submission, answer_problem, has_nul, now, seconds_since)
 from chatrecipe.annotate.web import MAX_TEXT, check_csrf, read_form, render, require_annotator
 
 router = APIRouter()
@@ -206,9 +206,8 @@ def _add_turn(app, assignment_id: int, annotator_id: int, form) -> None:
     answers = []
     for ref in project.models:  # generation runs outside any transaction: it can take a while
         result = _backend(app, ref).chat([history], GenerationParams(max_new_tokens=512))[0]
-        if not result.ok or not result.text.strip() or has_nul(result.text):
-            why = f"its answer {NUL_REFUSAL}" if result.ok and has_nul(result.text) else result.error
-            raise HTTPException(502, f"model {ref} gave no answer ({why or 'empty text'}); try again")
+        if problem := answer_problem(result):
+            raise HTTPException(502, f"model {ref} gave no answer ({problem}); try again")
         answers.append(result.text)
     try:
         with app.state.sessions.begin() as session:

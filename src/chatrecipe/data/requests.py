@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chatrecipe.data.convert import SNIFF_ROWS, ConvertResult, convert
 from chatrecipe.data.records import iter_rows, rejection
-from chatrecipe.data.schema import (CATEGORIES, RecordError, record_id, strict_json, validate_conversation,
+from chatrecipe.data.schema import (RecordError, category_of, record_id, strict_json, validate_conversation,
                                     validate_messages, validate_preference, validate_question)
 
 
@@ -48,10 +48,8 @@ def validate_prompt(record: dict) -> dict:
     messages = validate_messages(value, field)
     if not any(m["role"] == "user" for m in messages):
         raise RecordError(field, "has no user turn; a request to classify is what a user asked")
-    category = record.get("category") or "other"
-    if category not in CATEGORIES:
-        raise RecordError("category", f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-    return {**record, "id": str(record.get("id") or record_id(messages)), field: messages, "category": category,
+    return {**record, "id": str(record.get("id") or record_id(messages)), field: messages,
+            "category": category_of(record),
             "source": record.get("source")}
 
 

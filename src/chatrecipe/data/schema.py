@@ -101,7 +101,8 @@ def strict_json(validator: Callable[[dict], dict]) -> Callable[[dict], dict]:
     return checked
 
 
-def _category(record: dict) -> str:
+def category_of(record: dict) -> str:
+    """A record's task category ("other" when it has none), or a RecordError naming the unknown one."""
     category = record.get("category") or "other"
     if category not in CATEGORIES:
         raise RecordError("category", f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
@@ -153,7 +154,7 @@ def validate_conversation(record: dict) -> dict:
         **record,
         "id": str(record.get("id") or record_id(messages)),
         "messages": messages,
-        "category": _category(record),
+        "category": category_of(record),
         "source": record.get("source"),
     }
 
@@ -206,7 +207,7 @@ def validate_preference(record: dict) -> dict:
         "margin": margin,
         "rating": rating,
         "scale": scale,
-        "category": _category(record),
+        "category": category_of(record),
         "source": record.get("source"),
         "annotator": record.get("annotator"),
     }

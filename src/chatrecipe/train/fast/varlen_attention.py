@@ -67,11 +67,19 @@ def flash_varlen_available(query, window: int | None = None) -> bool:
         return False
     if query.dtype not in (torch.float16, torch.bfloat16) and not torch.is_autocast_enabled("cuda"):
         return False
+    kernel = _varlen_kernel()
+    return kernel is not None and (window is None or "window_size" in _parameters(kernel))
+
+
+@functools.cache
+def _varlen_kernel():
+    """PyTorch's varlen_attn, or None where this PyTorch has none; looked up once (a failed import is not cached,
+    and every layer of every step asks)."""
     try:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
-        return False
-    return window is None or "window_size" in _parameters(varlen_attn)
+        return None
+    return varlen_attn
 
 
 @functools.cache
@@ -90,8 +98,8 @@ def flash_varlen(query, key, value, cu_seq_lens, max_length=None, scaling=None, 
     key/value heads are repeated where the kernel's wrapper has no `enable_gqa`.
     """
     import torch
-    from torch.nn.attention.varlen import varlen_attn
 
+    varlen_attn = _varlen_kernel()
     accepted = _parameters(varlen_attn)
     dtype = query.dtype if query.dtype in (torch.float16, torch.bfloat16) else torch.get_autocast_dtype("cuda")
     q, k, v = (t[0].transpose(0, 1).to(dtype) for t in (query, key, value))  # (tokens, heads, dim)
