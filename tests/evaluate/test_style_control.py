@@ -318,3 +318,17 @@ def test_eval_elo_reads_fastchat_answer_files_after_one_answers_flag(tmp_path):
         assert result.exit_code == 0, result.output
         styled = json.loads(result.stdout)["style_control"]
         assert styled["coefficients"][0]["elo"] > 100 and not styled.get("excluded")
+
+
+def test_the_leaderboard_s_plain_ratings_are_reused_as_they_are():
+    """`eval elo --style-control` hands style_control the tie-allowed table it already bootstrapped: the result
+    is the one style_control computes on its own, and a battle left out still gets its own plain fit."""
+    from chatrecipe.evaluate.elo import leaderboard
+
+    battles = simulate(3000, seed=2)
+    board = leaderboard(battles, bootstrap=30, seed=0)
+    assert style_control(battles, 30, 0, plain=board["tie_allowed"]) == style_control(battles, 30, 0)
+    partial = [dict(b) for b in battles]
+    del partial[0]["conv_metadata"]
+    reused = style_control(partial, 30, 0, skip_missing=True, plain=board["tie_allowed"])
+    assert reused == style_control(partial, 30, 0, skip_missing=True) and len(reused["excluded"]) == 1

@@ -180,7 +180,7 @@ def elo(
 
         try:
             styled = style_control(rows, bootstrap, anchor=anchor, tokenizer=tokenizer, skip_missing=skip_missing,
-                                   answers=answer_records)
+                                   answers=answer_records, plain=board["tie_allowed"])
         except BattleError as exc:
             fail(str(exc))
     compared = None

@@ -196,27 +196,27 @@ def _coefficient(info: dict, value: float, low: float | None, high: float | None
                     f"worth {elo:+.1f} Elo{interval}"}
 
 
-def style_control(battles: list[dict] | BattleTable, bootstrap: int = 100, seed: int = 0, reg: float = REG,
+def style_control(battles: list[dict], bootstrap: int = 100, seed: int = 0, reg: float = REG,
                   anchor: str | None = None, answers: dict | list | None = None, tokenizer: str | None = None,
-                  skip_missing: bool = False, counts: np.ndarray | None = None) -> dict:
+                  skip_missing: bool = False, plain: dict | None = None) -> dict:
     """Style-controlled and plain ratings side by side, with intervals, the style coefficients and rank changes.
 
-    `counts` (battles x 2 x 4) skips the feature extraction, and `battles` may then be a BattleTable; otherwise
-    the counts come from each battle's metadata, conversations or `answers` (style_features.style_counts).
+    The style counts come from each battle's metadata, conversations or `answers` (style_features.style_counts).
     Battles without features raise StyleFeatureError, or with `skip_missing` are left out of both fits and
-    listed in `excluded`. `bootstrap` 0 gives point values (intervals None).
+    listed in `excluded`. `bootstrap` 0 gives point values (intervals None). `plain`: the tie-allowed ratings
+    `leaderboard` already made of these battles with the same rounds, seed and anchor, used as they are when no
+    battle is left out (the same bootstrap, not run twice).
     """
-    excluded: list[dict] = []
-    if counts is None:
-        counts, keep, excluded = style_counts(battles, answers, tokenizer, skip_missing)
-        battles = [b for b, k in zip(battles, keep) if k] if excluded else battles
-        counts = counts[keep]
+    counts, keep, excluded = style_counts(battles, answers, tokenizer, skip_missing)
+    battles = [b for b, k in zip(battles, keep) if k] if excluded else battles
+    counts = counts[keep]
     table = ratable(battle_table(battles))
     features, info = style_features(np.asarray(counts, dtype=float))
     n = len(table.models)
     samples = None
     problem = ContextualBT(table, features, reg)
-    plain = bootstrap_ratings(table, bootstrap, "allowed", seed, anchor)
+    if plain is None or excluded or "error" in plain:
+        plain = bootstrap_ratings(table, bootstrap, "allowed", seed, anchor)
     # the plain ratings (no style, no penalty) are a far better first guess than zeros: fewer Newton steps
     plain_elo = np.array([plain[m]["value"] for m in table.models])
     start = np.concatenate([np.clip((plain_elo - plain_elo.mean()) / SCALE, -5, 5), np.zeros(problem.k)])

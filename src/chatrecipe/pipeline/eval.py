@@ -108,7 +108,7 @@ def elo(pairwise: list[dict], questions: list[dict], out_dir: Path, args: EvalAr
     if args.style_control and "error" not in board:
         try:
             style = style_control(battles, args.bootstrap, seed, answers=answers, tokenizer=args.style_tokenizer,
-                                  skip_missing=True)
+                                  skip_missing=True, plain=board["tie_allowed"])
         except BattleError as exc:  # e.g. no battle has both answers: the section says so, the run goes on
             style = {"error": str(exc)}
     return elo_section(board, out_dir, source="the judge's combined verdicts", style=style)
