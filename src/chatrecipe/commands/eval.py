@@ -161,8 +161,8 @@ def elo(
     from chatrecipe.evaluate.elo import BattleError, leaderboard, pooled_judges, select_battles
     from chatrecipe.report.sections.elo import elo_section, elo_tables, judge_tables
 
-    battles, answers = _answer_files_apart(battles, answers)
-    rows, rejected = read_battles(battles)  # Arena battles, or judgments in chatrecipe/FastChat/AlpacaEval layout
+    answers = list(answers)  # answer files among the battle files join them (never append to the default list)
+    rows, rejected = read_battles(battles, answer_files=answers)  # Arena battles, or judgments in any layout
     answer_records = None
     if answers:  # chatrecipe's or FastChat's layout (model_id, choices), validated like every answer file
         loaded = load_records(list(answers), "answer")
@@ -207,22 +207,6 @@ def elo(
         fail(f"nothing could be rated: {board['error']}")
     if rejected:
         fail(f"{len(rejected)} rows could not be read (listed above)", 1)
-
-
-def _answer_files_apart(paths: List[Path], answers: List[Path]) -> tuple[List[Path], List[Path]]:
-    """(battle files, answer files): the shell turns `--answers answers/*.jsonl` into one flag and many files, and
-    the files after the first arrive among the battle files; their first rows say they are answers."""
-    from chatrecipe.data.records import RecordFileError
-    from chatrecipe.evaluate.audit import sort_files
-
-    battles, answers = [], list(answers)  # never append to the option's default list
-    for path in paths:
-        try:
-            kind = "answers" if sort_files([path])["answers"] else "battles"
-        except (ValueError, OSError, RecordFileError):  # not one kind, or unreadable: read_battles says why
-            kind = "battles"
-        (answers if kind == "answers" else battles).append(path)
-    return battles, answers
 
 
 @app.command()

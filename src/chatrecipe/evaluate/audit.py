@@ -83,6 +83,13 @@ def _annotation_answers(paths: list) -> list[dict]:
     return found
 
 
+def input_kind(record: dict) -> str | None:
+    """Which audit input a (native) record is: "answers", "pairwise", "single", "human" (a battle), or None."""
+    if "kind" in record:
+        return record["kind"] if record["kind"] in ("pairwise", "single") else None
+    return "answers" if "turns" in record and "model" in record else "human" if "winner" in record else None
+
+
 def sort_files(paths: list) -> dict[str, list]:
     """Which audit input each file is, by the rows it starts with: "pairwise", "single", "answers" or "human". The
     shell turns `--answers answers/*.jsonl` into one flag and many files; the files after the first come in as
@@ -104,9 +111,7 @@ def sort_files(paths: list) -> dict[str, list]:
     for path in paths:
         rows = [r for row in islice(iter_rows(path), SNIFF_ROWS) if isinstance(row.data, dict)
                 for r in native(row.data, path)]
-        kinds = {"answers" if "turns" in r and "model" in r and "kind" not in r else
-                 r.get("kind") if r.get("kind") in ("pairwise", "single") else
-                 "human" if "winner" in r and "kind" not in r else None for r in rows}
+        kinds = {input_kind(r) for r in rows}
         if len(kinds) != 1 or None in kinds:
             raise ValueError(f"{path}: not one kind of audit input (answers, pairwise or single judgments, human "
                              f"battles); name it with --answers, --pairwise, --single or --human")

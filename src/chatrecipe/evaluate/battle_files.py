@@ -68,13 +68,33 @@ def _fast_battles(path: Path) -> list[dict] | None:
     return [{"question_id": None, "category": None, "judge": None, **row} for row in rows]
 
 
-def read_battles(paths: list[str | Path]) -> tuple[list[dict], list[dict]]:
-    """Battles from the files, and the rejected rows; each file is read as battles or as judgments by its rows."""
+def holds_answers(row: dict, path: Path) -> bool:
+    """Whether a file's first row is a model's answer (chatrecipe's, FastChat's model_answer, AlpacaEval's output)."""
+    from chatrecipe.data.eval_formats import to_native
+    from chatrecipe.data.schema import RecordError
+    from chatrecipe.evaluate.audit import input_kind
+
+    try:
+        records = to_native(row, path=path)
+    except RecordError:  # not an answer row that can be read: the battle reader says what is wrong with it
+        return False
+    return bool(records) and all(input_kind(r) == "answers" for r in records)
+
+
+def read_battles(paths: list[str | Path], answer_files: list | None = None) -> tuple[list[dict], list[dict]]:
+    """Battles from the files, and the rejected rows; each file is read as battles or as judgments by its rows.
+
+    With `answer_files` (a list), files that start with an answer are put there instead of being read: the shell
+    turns `--answers answers/*.jsonl` into one flag and many files, so answer files arrive among the battle files.
+    """
     from chatrecipe.evaluate.elo import battles_from_judgments
 
     battles, rejected = [], []
     for path in [Path(p) for p in paths]:
         head = next((r.data for r in iter_rows(path) if r.data is not None), None)
+        if answer_files is not None and isinstance(head, dict) and holds_answers(head, path):
+            answer_files.append(path)
+            continue
         judged = head is not None and holds_judgments(head)
         with collector_paused():
             fast = None
