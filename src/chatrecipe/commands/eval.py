@@ -14,7 +14,6 @@ import typer
 
 from chatrecipe.commands.eval_models import app as models_app
 from chatrecipe.commands.messages import echo_tables, fail, show_rejected, warn, write_section_outputs
-from chatrecipe.report.sections.format import small_sample
 
 app = typer.Typer(help="Evaluate: MT-Bench grades, win rates, Elo/Bradley-Terry, judge audit, reward-model "
                        "benchmark, red-teaming, standard benchmarks.", no_args_is_help=True, add_completion=False)
@@ -35,6 +34,7 @@ def mt_bench(
 
     from chatrecipe.data.records import RecordFileError, load_records
     from chatrecipe.evaluate.mt_bench import load_judgments, pairwise_counts, radar_plot, single_scores
+    from chatrecipe.report.sections.mt_bench import sample_warnings
 
     try:
         records = load_judgments(judgments)  # chatrecipe's or FastChat's layout
@@ -55,9 +55,8 @@ def mt_bench(
         score = "n/a" if row["score"] is None else f"{row['score']:.2f}"
         interval = f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["ci_low"] is not None else " (no interval)"
         typer.echo(f"{model:<30} {score}{interval}  {turns}  ({row['valid']} graded, {row['failed']} failed)")
-    for model, row in table.items():  # the report's warning, on the console too
-        if warning := small_sample(row["valid"], "graded answers", model):
-            warn(warning)
+    for warning in sample_warnings(table):  # the report's warnings, on the console too
+        warn(warning)
     for model, row in sorted(pairs.items()):
         typer.echo(f"{model:<30} win {row['win']} loss {row['loss']} tie {row['tie']}  "
                    f"win rate {row['win_rate']:.3f}  adjusted {row['win_rate_adjusted']:.3f}")
@@ -90,6 +89,7 @@ def winrate(
     from chatrecipe.data.schema import RecordError
     from chatrecipe.evaluate.length_control import LengthControlError
     from chatrecipe.evaluate.winrate import WinRateError, winrate_table
+    from chatrecipe.report.sections.winrate import verdict_warnings
 
     try:
         data = read_lc_data(lc_data) if lc_data else None
@@ -120,11 +120,8 @@ def winrate(
                 typer.echo(f"   length-controlled win rate ({lc}): "
                            f"{row['length_controlled']['length_controlled_winrate']:.1f}%")
         for row in pairs:  # the report's warnings, on the console too
-            pair = f"{row['model']} vs {row['baseline']}"
-            if warning := small_sample(row["n"], "judged questions", pair):
+            for warning in verdict_warnings(row["n"], row["ties"], f"{row['model']} vs {row['baseline']}"):
                 warn(warning)
-            if row["n"] and row["ties"] == row["n"]:
-                warn(f"{pair}: every verdict was a tie, so this win rate says nothing about either model")
     if table["rejected"]:
         fail(f"{len(table['rejected'])} rows could not be read (listed above)", 1)
 

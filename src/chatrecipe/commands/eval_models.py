@@ -10,7 +10,6 @@ from typing import List, Optional
 import typer
 
 from chatrecipe.commands.messages import fail, warn
-from chatrecipe.report.sections.format import small_sample
 from chatrecipe.commands.options import ALLOW_PICKLE, apply_allow_pickle
 
 app = typer.Typer(add_completion=False)
@@ -45,6 +44,7 @@ def rm_bench(
     import json
 
     from chatrecipe.evaluate.rm_bench import format_table, run_bench
+    from chatrecipe.report.sections.benchmarks import scored_pair_warnings
     from chatrecipe.train.reward_scoring import RewardScoringError
 
     try:
@@ -56,11 +56,9 @@ def rm_bench(
         print(json.dumps(results, default=str))
         return
     typer.echo(format_table(results))
-    for row in results["rows"]:  # the report's warning, on the console too (the baselines are not measured)
-        for name, entry in ({} if row["kind"] in ("length", "random") else row["sets"]).items():
-            where = f"{row['model']} ({row['kind']}) on {name}"
-            if warning := small_sample(entry.get("scored", 0), "scored pairs", where):
-                warn(warning)
+    for row in results["rows"]:  # the report's warnings, on the console too
+        for warning in scored_pair_warnings(row, row["model"]):
+            warn(warning)
     problems = {k: sum(r[k] for r in results["rows"]) for k in ("ties", "failed")}
     rejected = sum(s["rejected"] for s in results["test_sets"].values())
     typer.echo(f"wrote {output / 'rm_bench.json'}; {problems['ties']} ties, {problems['failed']} pairs not scored, "

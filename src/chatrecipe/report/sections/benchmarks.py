@@ -25,6 +25,14 @@ def _set_cell(entry: dict | None) -> str:
     return _pct(entry["accuracy"]) + interval + (f" ({extra})" if extra else "")
 
 
+def scored_pair_warnings(row: dict, model: str) -> list[str]:
+    """A warning per test set a scorer (not a baseline: those are not measured) scored on too few pairs."""
+    if row["kind"] in ("length", "random"):
+        return []
+    return [w for name, entry in row["sets"].items()
+            if (w := small_sample(entry.get("scored", 0), "scored pairs", f"{model} ({row['kind']}) on {name}"))]
+
+
 def rm_bench_section(results: dict, names: dict[str, str] | None = None) -> tuple[dict, dict]:
     """The reward-model leaderboard (model, revision, dtype, kind, average, one column per set) beside the
     `length` and `random` baselines, with a warning wherever a model does no better than length alone.
@@ -43,10 +51,7 @@ def rm_bench_section(results: dict, names: dict[str, str] | None = None) -> tupl
             continue
         correct = sum(s.get("correct", 0) for s in row["sets"].values())
         scored = sum(s.get("scored", 0) for s in row["sets"].values())
-        for name, entry in row["sets"].items():
-            warning = small_sample(entry.get("scored", 0), "scored pairs", f"{model} ({row['kind']}) on {name}")
-            if warning:
-                warnings.append(warning)
+        warnings += scored_pair_warnings(row, model)
         per_model.setdefault(model, {})[f"rm_accuracy ({row['kind']})"] = wilson(correct, scored)
         if length and row["average"] is not None and length["average"] is not None \
                 and row["average"] <= length["average"]:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from chatrecipe.report.sections.format import rounded, small_sample
 
 
+def sample_warnings(table: dict) -> list[str]:
+    """A warning per model graded on too few answers (mt_bench.single_scores' table); the console says them too."""
+    return [w for m, r in table.items() if (w := small_sample(r["valid"], "graded answers", m))]
+
+
 def mt_bench_section(table: dict, provenance: dict, radar: str | None = None) -> tuple[dict, dict]:
     """`table` is evaluate.mt_bench.single_scores' result; `radar` the run-relative path of its radar plot."""
     categories = sorted({c for row in table.values() for c in row["categories"]})
@@ -16,7 +21,7 @@ def mt_bench_section(table: dict, provenance: dict, radar: str | None = None) ->
     warnings = []
     failed = sum(r["failed"] for r in table.values())
     total = failed + sum(r["valid"] for r in table.values())
-    warnings += [w for m, r in table.items() if (w := small_sample(r["valid"], "graded answers", m))]
+    warnings += sample_warnings(table)
     if total and failed / total > 0.2:
         warnings.append(f"{failed} of {total} grades could not be parsed and are excluded (not scored): the "
                         "judge does not follow the grading format reliably, so these scores are weak evidence.")

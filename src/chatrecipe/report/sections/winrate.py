@@ -8,6 +8,14 @@ from pathlib import Path
 from chatrecipe.report.sections.format import small_sample, with_interval
 
 
+def verdict_warnings(n: int, ties: int, pair: str) -> list[str]:
+    """What makes a win rate weak evidence: too few judged questions, or nothing but ties (the console says it too)."""
+    warnings = [w for w in (small_sample(n, "judged questions", pair),) if w]
+    if n and ties == n:
+        warnings.append(f"{pair}: every verdict was a tie, so this win rate says nothing about either model")
+    return warnings
+
+
 def winrate_section(results: list[dict], provenance: dict) -> tuple[dict, dict]:
     """`results` is evaluate.winrate.pairwise_win_rates' list, one entry per (model, baseline) pair."""
     rows, per_model, warnings = [], {}, []
@@ -17,11 +25,7 @@ def winrate_section(results: list[dict], provenance: dict) -> tuple[dict, dict]:
             warnings.append(f"{model} vs {baseline}: {entry['error']}")
             continue
         result, consistency = entry["win_rate"], entry["consistency"]
-        for warning in (small_sample(result["n"], "judged questions", f"{model} vs {baseline}"),
-                        f"{model} vs {baseline}: every verdict was a tie, so this win rate says nothing about "
-                        "either model" if result["ties"] == result["n"] else None):
-            if warning:
-                warnings.append(warning)
+        warnings += verdict_warnings(result["n"], result["ties"], f"{model} vs {baseline}")
         lc = entry.get("length_controlled")
         if lc is None:
             warnings.append(f"{model} vs {baseline}: no length-controlled win rate ({entry['length_controlled_error']})")
