@@ -41,8 +41,6 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
 
         def answered(q: dict, turn: int, result) -> None:
             qid = q["question_id"]
-            if len(texts[qid]) > turn:  # reported twice (a backend without on_result, then its return value)
-                return
             text = result.text if result.ok else ""
             if not result.ok:
                 errors[qid].append(f"turn {turn + 1}: {result.error}")
@@ -64,9 +62,7 @@ def generate_answers(backend: Backend, questions: list[dict], output: str | Path
                     continue
                 for q in asked:
                     histories[q["question_id"]].append({"role": "user", "content": q["turns"][turn]})
-                results = backend.chat([list(histories[q["question_id"]]) for q in asked], params, progress=advance,
-                                       on_result=lambda i, result, asked=asked, turn=turn:
-                                       answered(asked[i], turn, result))
-                for q, result in zip(asked, results):
-                    answered(q, turn, result)
+                # every backend reports each answer through on_result as it comes (Backend.chat's contract)
+                backend.chat([list(histories[q["question_id"]]) for q in asked], params, progress=advance,
+                             on_result=lambda i, result, asked=asked, turn=turn: answered(asked[i], turn, result))
     return [done[q["question_id"]] for q in questions if q["question_id"] in done]

@@ -51,8 +51,6 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
 
     def keep(item: tuple, result) -> None:
         key, _, fields = item
-        if tuple(key) in found:  # reported twice (a backend without on_result, then its return value)
-            return
         if result.ok:
             result.text = (prefill or "") + result.text
             verdict, error = parse(result.text, fields)
@@ -68,9 +66,7 @@ def judge_items(judge: Backend, items: list[tuple[tuple, list[dict], dict]], out
         chunk = 64  # bounds what one call asks for, so a spending cap stops between calls, not before the first
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
-            results = judge.chat([messages + suffix for _, messages, _ in part], params,
-                                 progress=advance,
-                                 on_result=lambda index, result, part=part: keep(part[index], result))
-            for item, result in zip(part, results):
-                keep(item, result)
+            # every backend reports each answer through on_result as it comes (Backend.chat's contract)
+            judge.chat([messages + suffix for _, messages, _ in part], params, progress=advance,
+                       on_result=lambda index, result, part=part: keep(part[index], result))
     return [found[tuple(key)] for key, _, _ in items if tuple(key) in found]
