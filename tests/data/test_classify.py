@@ -182,3 +182,21 @@ def test_cli_evaluate_and_label(tmp_path, monkeypatch, classifier, classify_home
     [record] = read_jsonl(out)
     assert record["category"] == "math" and 0 < record["metadata"]["category_confidence"] <= 1
     assert record["metadata"]["category_source"] == classifier.source  # the CLI found the fit in the cache
+
+
+@pytest.mark.parametrize("rows", [
+    [{"messages": [{"role": "user", "content": f"Question {i}?"}]} for i in range(3)],  # read here
+    [{"conversations": [{"from": "human", "value": f"Question {i}?"}, {"from": "gpt", "value": "Yes."}]}
+     for i in range(3)]])  # ShareGPT: read by convert
+def test_requests_read_a_json_array_once(tmp_path, monkeypatch, rows):
+    """A JSON array (like a Hub dataset) loads whole: the sniff's rows go on into the reading, not a second load."""
+    from chatrecipe.data import records
+    from chatrecipe.data.requests import load_requests
+
+    loads = []
+    real = records._iter_json
+    monkeypatch.setattr(records, "_iter_json", lambda path: loads.append(path) or real(path))
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps(rows))
+    result = load_requests(path)
+    assert len(result.records) == 3 and not result.rejected and loads == [path]

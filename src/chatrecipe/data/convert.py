@@ -111,8 +111,8 @@ def _route(data: dict, module, forced: bool):
     return None, f"does not fit {module.NAME}: {module.fits(data)}"
 
 
-def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult) -> None:
-    rows = iter_rows(path)
+def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult, rows=None) -> None:
+    rows = iter_rows(path) if rows is None else iter(rows)
     buffered: list[Row] = []
     module = BY_NAME.get(fmt) if fmt else None
     for row in rows:
@@ -156,19 +156,23 @@ def _convert_file(path, fmt: str | None, options: dict, result: ConvertResult) -
     result.reasons.append(why)
 
 
-def convert(paths, fmt: str | None = None, options: dict | None = None) -> ConvertResult:
+def convert(paths, fmt: str | None = None, options: dict | None = None, *, rows=None) -> ConvertResult:
     """Read, detect (or use `fmt`), convert and validate; never drops a row silently.
 
-    `options` go to the formats that take them (e.g. {"attribute": "correctness"} for HelpSteer2 pairs)."""
+    `options` go to the formats that take them (e.g. {"attribute": "correctness"} for HelpSteer2 pairs). `rows`:
+    the rows of one path that its caller has begun reading (already read ones first), so the file, a JSON array
+    or a Hub dataset, is not read twice."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if rows is not None and len(paths) != 1:
+        raise ValueError("rows= are the rows of one path")
     if fmt is not None and fmt not in BY_NAME:
         raise RecordFileError(f"unknown --format {fmt!r}; use one of {', '.join(BY_NAME)}")
     options = dict(options or {})
     _check_options(options, fmt)
     result = ConvertResult()
     for path in paths:
-        _convert_file(path, fmt, options, result)
+        _convert_file(path, fmt, options, result, rows)
     result.format = next(iter(result.formats)) if len(result.formats) == 1 else ("mixed" if result.formats else fmt)
     kinds = {"conversation" if "messages" in r else "preference" for r in result.records}
     result.kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)

@@ -10,6 +10,7 @@ that fails carries file, line, field and reason, like every reader's rejections.
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 from chatrecipe.data.convert import SNIFF_ROWS, ConvertResult, convert
@@ -57,15 +58,17 @@ VALIDATE = {"conversation": validate_prompt, "prompt": validate_prompt, "prefere
             "question": validate_question}
 
 
-def _native(path: Path) -> bool:
-    """Whether most of the first rows are records this module reads itself (else convert's formats take it)."""
-    sample = []
-    for row in iter_rows(path):
+def _sniff(rows) -> tuple[list, bool]:
+    """The first rows read (up to SNIFF_ROWS with data), and whether most are records this module reads itself
+    (else convert's formats take the file)."""
+    buffered, sample = [], []
+    for row in rows:
+        buffered.append(row)
         if row.data is not None:
             sample.append(request_kind(row.data) is not None)
         if len(sample) >= SNIFF_ROWS:
             break
-    return bool(sample) and sum(sample) > len(sample) / 2
+    return buffered, bool(sample) and sum(sample) > len(sample) / 2
 
 
 def load_requests(paths, fmt: str | None = None) -> ConvertResult:
@@ -80,15 +83,18 @@ def load_requests(paths, fmt: str | None = None) -> ConvertResult:
     result = ConvertResult()
     kinds = set()
     for path in map(Path, paths):
-        if fmt or not _native(path):
-            converted = convert([path], fmt)
+        rows = iter_rows(path)  # read once: a JSON array or a Hub dataset loads whole
+        buffered, native = ([], False) if fmt else _sniff(rows)
+        rows = chain(buffered, rows)
+        if not native:
+            converted = convert([path], fmt, rows=rows)
             result.records += converted.records
             result.rejected += converted.rejected
             result.format = converted.format
             kinds |= {converted.kind} if converted.kind else set()
             continue
         result.format = "messages"
-        for row in iter_rows(path):
+        for row in rows:
             if row.error:
                 result.rejected.append(rejection(row, row.error))
                 continue
