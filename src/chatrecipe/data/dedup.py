@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 
-from chatrecipe.data.text import full_text, prompt_text, words
+from chatrecipe.data.text import full_text, prompt_text, reply_text, words
 
 KEYS = ("example", "prompt")
 
@@ -40,7 +40,7 @@ def _views(record: dict, key: str) -> tuple[str, list[str]]:
     if key == "prompt":
         return prompt_text(record), []
     if "chosen" in record and "rejected" in record:
-        replies = ["\n".join(m["content"] for m in record[side]) for side in ("chosen", "rejected")]
+        replies = [reply_text(record[side]) for side in ("chosen", "rejected")]
         return prompt_text(record), replies
     return full_text(record), []
 

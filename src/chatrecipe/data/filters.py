@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from chatrecipe.data.text import completion_text
+from chatrecipe.data.text import completion_text, reply_text
 
 PLACEHOLDERS = {"", "n/a", "na", "none", "null", "todo", "tbd", "...", "lorem ipsum", "<answer>", "[answer]"}
 PAIR_REFUSAL_MODES = ("off", "both", "rejected")
@@ -38,10 +38,6 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 def is_refusal(text: str) -> bool:
     """A short answer that opens by declining (the boilerplate a model should not learn as a demonstration)."""
     return bool(REFUSALS.match(text)) and len(text.strip()) < REFUSAL_MAX_CHARS
-
-
-def _reply(messages) -> str:
-    return "\n".join(m["content"] for m in messages or []).strip()
 
 
 def token_count(record: dict, tokenizer) -> int:
@@ -65,7 +61,7 @@ def check(record: dict, *, tokenizer=None, max_tokens: int | None = None, min_ch
     if pair_refusals not in PAIR_REFUSAL_MODES:
         raise ValueError(f"unknown pair_refusals {pair_refusals!r}; use one of {', '.join(PAIR_REFUSAL_MODES)}")
     is_pair = "chosen" in record and "rejected" in record
-    replies = {"chosen": _reply(record["chosen"]), "rejected": _reply(record["rejected"])} if is_pair else \
+    replies = {side: reply_text(record[side]).strip() for side in ("chosen", "rejected")} if is_pair else \
         {"answer": completion_text(record).strip()}
     if placeholders:
         for side, text in replies.items():

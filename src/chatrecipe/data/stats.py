@@ -22,7 +22,7 @@ import pandas as pd
 
 from chatrecipe.data.classify import is_unlabelled
 from chatrecipe.data.mixes import load_mix, mix_name
-from chatrecipe.data.text import completion_text, prompt_text
+from chatrecipe.data.text import completion_text, prompt_text, reply_text
 
 LENGTH_COLUMNS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 PARTS = ("prompt", "completion", "total")
@@ -60,10 +60,6 @@ def _user_turns(record: dict) -> int:
     return sum(1 for m in messages if m.get("role") == "user") or (len(record.get("turns") or []))
 
 
-def _rejected_text(record: dict) -> str:
-    return "\n".join(m["content"] for m in record.get("rejected") or [])
-
-
 def length_frame(records: Iterable[dict], tokenizer=None, *, progress: bool = False) -> pd.DataFrame:
     """One row of numbers per record: source, split, category, kind, turns, prompt/completion/total tokens,
     and for preference pairs the rejected length and the margin. Every table is a group-by of this frame."""
@@ -77,7 +73,7 @@ def length_frame(records: Iterable[dict], tokenizer=None, *, progress: bool = Fa
         prompts = token_counts([prompt_text(r) for r in chunk], tokenizer)
         completions = token_counts([completion_text(r) for r in chunk], tokenizer)
         pairs = [i for i, r in enumerate(chunk) if "rejected" in r]
-        rejected = dict(zip(pairs, token_counts([_rejected_text(chunk[i]) for i in pairs], tokenizer)))
+        rejected = dict(zip(pairs, token_counts([reply_text(chunk[i].get("rejected")) for i in pairs], tokenizer)))
         for i, record in enumerate(chunk):
             columns["source"].append(record.get("source") or "-")
             columns["split"].append(record.get("split") or "-")

@@ -19,12 +19,17 @@ def prompt_text(record: dict) -> str:
     return ""
 
 
+def reply_text(messages) -> str:
+    """One side of a preference pair (its messages, one or several turns) as one text."""
+    return "\n".join(m["content"] for m in messages or [])
+
+
 def completion_text(record: dict) -> str:
     """Assistant turns of a conversation, or the chosen response of a preference pair."""
     if "messages" in record:
         return "\n".join(m["content"] for m in record["messages"] if m["role"] == "assistant")
     if "chosen" in record:
-        return "\n".join(m["content"] for m in record["chosen"])
+        return reply_text(record["chosen"])
     return ""
 
 
